@@ -1,0 +1,69 @@
+"""Stage 3: hidden states of every layer, from S3PRL or Hugging Face transformers.
+
+:func:`load_model` turns a model name into a :class:`~pitchprobe.models.base.Backend`:
+
+- an existing local directory: a ``save_pretrained`` transformers model;
+- a name containing ``/``: a Hugging Face Hub model id
+  (e.g. ``facebook/hubert-base-ls960``);
+- otherwise an S3PRL upstream name (``hubert``, ``wav2vec2``, ``wavlm``,
+  ``mockingjay``, ``tera``, ``apc``, ``fbank``, ``mfcc``, ...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import UnknownNameError
+from .base import Backend, resolve_device
+
+__all__ = ["Backend", "load_model", "resolve_device"]
+
+
+def load_model(
+    name: str,
+    *,
+    random_init: bool = False,
+    device: str = "auto",
+    seed: int = 0,
+    batch_size: int = 1,
+    s3prl_ckpt: str | None = None,
+) -> Backend:
+    """Load a model for feature extraction (``.eval()``, no gradients).
+
+    Parameters
+    ----------
+    name : str
+        S3PRL upstream name, Hugging Face model id, or local directory.
+    random_init : bool
+        Same architecture, fresh weights (seeded by ``seed``): the untrained control.
+    device : {"auto", "cpu", "cuda", "cuda:N"}
+    seed : int
+    batch_size : int
+        Utterances per forward pass. Only models whose feature encoder uses
+        layer norm are batched (with an attention mask); group-norm models
+        (HuBERT/wav2vec 2.0 base) always run one utterance at a time, since
+        zero padding changes their outputs.
+    s3prl_ckpt : str or None
+        Local checkpoint path or URL for S3PRL's ``*_local``/``*_url``/``*_custom`` upstreams.
+
+    Raises
+    ------
+    UnknownNameError
+        If ``name`` is none of the above; the message lists the S3PRL names.
+    """
+    dev = resolve_device(device)
+    if Path(name).expanduser().is_dir() or "/" in name:
+        from .hf import HFBackend
+
+        return HFBackend(name, random_init=random_init, device=dev, seed=seed, batch_size=batch_size)
+    from .s3prl import S3PRLBackend, s3prl_names
+
+    names = s3prl_names()
+    if name not in names:
+        raise UnknownNameError(
+            "model",
+            name,
+            names,
+            hint="Or give a Hugging Face model id (org/name) or a local save_pretrained directory.",
+        )
+    return S3PRLBackend(name, random_init=random_init, device=dev, seed=seed, ckpt=s3prl_ckpt)

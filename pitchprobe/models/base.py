@@ -1,0 +1,140 @@
+"""The backend interface and frame geometry shared by all models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from ..align import FrameGrid
+from ..errors import PitchProbeError, UnknownNameError
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` -> ``cuda`` if available, else ``cpu``; otherwise ``device`` checked for availability."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise UnknownNameError("device", device, ["auto", "cpu", "cuda", "cuda:N"])
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise PitchProbeError(f"--device {device} asked for, but torch sees no CUDA device")
+    return torch.device(device)
+
+
+def frame_count(n_samples: int, *, window: int, hop: int) -> int:
+    """Frames of a "valid" framing: ``(n_samples - window) // hop + 1`` (0 if too short)."""
+    return max(0, (n_samples - window) // hop + 1)
+
+
+def measure_window(count: Callable[[int], int], *, hop: int, start: int = 8000) -> int:
+    """Find ``window`` such that ``count(N) == (N - window) // hop + 1``, by bisection.
+
+    ``count`` runs a model on ``N`` samples and returns its number of frames.
+    A model whose frames are "valid" windows of ``W`` samples gives ``W`` (its
+    receptive field, 400 for HuBERT); a centred STFT (``N // hop + 1`` frames)
+    gives 0. Frame ``k`` is then centred at ``window / 2 + k * hop``.
+    Costs about ``log2(hop) + 3`` forward passes of ``start`` samples.
+
+    Raises
+    ------
+    PitchProbeError
+        If the counts do not follow that form.
+    """
+    t0 = count(start)
+    lo, hi = start, start + hop  # count(lo) == t0; count(hi) == t0 + 1
+    if count(hi) != t0 + 1:
+        raise PitchProbeError(f"frame counts do not grow by one per {hop} samples; cannot place its frames")
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if count(mid) == t0:
+            lo = mid
+        else:
+            hi = mid
+    window = hi - t0 * hop
+    for n in (start + 3 * hop + hop // 3, start + 7 * hop - 1):
+        if count(n) != frame_count(n, window=window, hop=hop):
+            raise PitchProbeError(f"frame counts do not follow (N - {window}) // {hop} + 1; cannot place its frames")
+    return window
+
+
+class Backend:
+    """A model that maps waveforms to hidden states of every layer.
+
+    Attributes
+    ----------
+    name : str
+        As given to :func:`~pitchprobe.models.load_model`.
+    random_init : bool
+    device : torch.device
+    num_layers : int
+    hidden_sizes : list of int
+        Feature size of each layer.
+    window : int
+        Samples; frames are valid windows of this length (0 for a centred STFT).
+    hop : int
+        Samples between frames.
+    batch_size : int
+        Utterances per forward pass (1 for models that cannot be padded exactly).
+    """
+
+    name: str
+    random_init: bool
+    device: torch.device
+    num_layers: int
+    hidden_sizes: list[int]
+    window: int
+    hop: int
+    batch_size: int = 1
+
+    @property
+    def grid(self) -> FrameGrid:
+        """Frame ``k`` is centred at sample ``window / 2 + k * hop``."""
+        return FrameGrid(first=self.window / 2, hop=float(self.hop))
+
+    def num_frames(self, n_samples: int) -> int:
+        """Real frames for ``n_samples`` samples of audio."""
+        return frame_count(n_samples, window=self.window, hop=self.hop)
+
+    def _forward(self, wavs: list[torch.Tensor]) -> list[list[torch.Tensor]]:
+        raise NotImplementedError
+
+    def forward(self, wavs: list[np.ndarray]) -> list[list[torch.Tensor]]:
+        """Hidden states of every layer, real frames only.
+
+        Parameters
+        ----------
+        wavs : list of np.ndarray
+            Each shape (N_i,), 16 kHz, at most ``batch_size`` of them.
+
+        Returns
+        -------
+        list of list of torch.Tensor
+            ``out[i][l]`` has shape (num_frames(N_i), hidden_sizes[l]),
+            float32, on ``device``.
+        """
+        tensors = [torch.as_tensor(np.asarray(w, dtype=np.float32), device=self.device) for w in wavs]
+        with torch.inference_mode():
+            out = self._forward(tensors)
+        for w, layers in zip(wavs, out):
+            want = self.num_frames(len(w))
+            got = {int(h.shape[0]) for h in layers}
+            if got != {want}:
+                raise PitchProbeError(
+                    f"{self.name} gave {sorted(got)} frames for {len(w)} samples, expected {want}"
+                )
+        return out
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "backend": type(self).__name__,
+            "random_init": self.random_init,
+            "device": str(self.device),
+            "num_layers": self.num_layers,
+            "hidden_sizes": self.hidden_sizes,
+            "window_samples": self.window,
+            "hop_samples": self.hop,
+            "first_centre_samples": self.grid.first,
+            "batch_size": self.batch_size,
+        }

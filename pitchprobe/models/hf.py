@@ -1,0 +1,86 @@
+"""Hugging Face transformers backend: HuBERT, wav2vec 2.0, WavLM, data2vec-audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..errors import PitchProbeError
+from .base import Backend
+
+
+def receptive_field(kernels: list[int], strides: list[int]) -> tuple[int, int]:
+    """(window, hop) in samples of a stack of 1-D convolutions without padding."""
+    window, jump = 1, 1
+    for k, s in zip(kernels, strides):
+        window += (k - 1) * jump
+        jump *= s
+    return window, jump
+
+
+class HFBackend(Backend):
+    """A transformers speech encoder, from a Hub id or a ``save_pretrained`` directory.
+
+    Weights come from the Hugging Face cache (``$HF_HOME``). With
+    ``random_init`` only the config is read and the weights are drawn fresh
+    (seeded). Inputs are normalised to zero mean and unit variance per
+    utterance when the model's feature extractor says ``do_normalize``.
+    """
+
+    def __init__(self, name: str, *, random_init: bool, device: torch.device, seed: int, batch_size: int):
+        from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
+
+        self.name = name
+        self.random_init = random_init
+        self.device = device
+        local = Path(name).expanduser()
+        source = str(local) if local.is_dir() else name
+        try:
+            config = AutoConfig.from_pretrained(source)
+        except (OSError, ValueError) as e:
+            raise PitchProbeError(f"cannot load a transformers config for {name!r}: {e}") from e
+        if not hasattr(config, "conv_kernel"):
+            raise PitchProbeError(
+                f"{name!r} is a {type(config).__name__}; pitchprobe reads speech encoders with a convolutional "
+                "front end (HuBERT, wav2vec 2.0, WavLM, data2vec-audio)"
+            )
+        try:
+            if random_init:
+                torch.manual_seed(seed)
+                model = AutoModel.from_config(config)
+            else:
+                model = AutoModel.from_pretrained(source)
+        except (OSError, ValueError) as e:
+            raise PitchProbeError(f"cannot load weights of {name!r}: {e}") from e
+        try:
+            fe = AutoFeatureExtractor.from_pretrained(source)
+            self.normalize = bool(getattr(fe, "do_normalize", False))
+        except (OSError, ValueError):
+            self.normalize = False  # a directory with only config.json: raw waveform in
+        self.model = model.eval().to(device)
+        self.window, self.hop = receptive_field(list(config.conv_kernel), list(config.conv_stride))
+        self.layer_norm_encoder = getattr(config, "feat_extract_norm", "group") == "layer"
+        self.batch_size = max(1, batch_size) if self.layer_norm_encoder else 1
+        self.num_layers = config.num_hidden_layers + 1
+        self.hidden_sizes = [config.hidden_size] * self.num_layers
+
+    def _normalize(self, wav: torch.Tensor) -> torch.Tensor:
+        if not self.normalize:
+            return wav
+        return (wav - wav.mean()) / torch.sqrt(wav.var(unbiased=False) + 1e-7)
+
+    def _forward(self, wavs: list[torch.Tensor]) -> list[list[torch.Tensor]]:
+        wavs = [self._normalize(w) for w in wavs]
+        if len(wavs) == 1:
+            out = self.model(wavs[0][None], output_hidden_states=True)
+            return [[h[0] for h in out.hidden_states]]
+        lengths = [len(w) for w in wavs]
+        batch = torch.zeros(len(wavs), max(lengths), device=self.device)
+        mask = torch.zeros(len(wavs), max(lengths), dtype=torch.long, device=self.device)
+        for i, w in enumerate(wavs):
+            batch[i, : len(w)] = w
+            mask[i, : len(w)] = 1
+        out = self.model(batch, attention_mask=mask, output_hidden_states=True)
+        return [[h[i, : self.num_frames(n)] for h in out.hidden_states] for i, n in enumerate(lengths)]
+

@@ -1,0 +1,180 @@
+"""Streaming ridge regression with intercept, from sufficient statistics.
+
+One pass over the data accumulates, per layer, float64 sums of a shifted
+design ``x - shift`` (``shift`` = mean of the first batch, which keeps the
+sums well conditioned): ``n``, ``Σx``, ``XᵀX``, ``Σy``, ``Xᵀy``, ``Σy²`` for
+several target columns at once. Memory is O(D²) whatever the number of frames.
+
+The fit is scikit-learn's ``Ridge(alpha, fit_intercept=True)``: the intercept
+is not penalised, so with ``C = Σ(x - x̄)(x - x̄)ᵀ`` and ``c = Σ(x - x̄)(y - ȳ)``::
+
+    w = (C + alpha I)⁻¹ c,    b = ȳ - x̄ᵀ w
+
+``alpha = 0`` is ordinary least squares (``LinearRegression``); a singular
+``C`` then gets the minimum-norm solution, as ``lstsq`` gives. One eigen-
+decomposition of ``C`` serves every alpha of a grid, and the error of each
+alpha on another split follows in closed form from that split's sums.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+ALPHA_DECADES = tuple(range(-6, 3))  # grid: 0 and scale * 10**k, scale = trace(C) / D
+
+
+class Sums:
+    """Sufficient statistics of ``(x, y)`` pairs for one layer.
+
+    Parameters
+    ----------
+    dim : int
+        Feature size D.
+    n_targets : int
+        Target columns Q.
+    shift : torch.Tensor
+        float64 (D,), subtracted from every x; share it between Sums that are
+        added or compared.
+    """
+
+    def __init__(self, dim: int, n_targets: int, shift: torch.Tensor):
+        dev = shift.device
+        f64 = torch.float64
+        self.shift = shift
+        self.n = 0
+        self.sx = torch.zeros(dim, dtype=f64, device=dev)
+        self.xtx = torch.zeros(dim, dim, dtype=f64, device=dev)
+        self.sy = torch.zeros(n_targets, dtype=f64, device=dev)
+        self.xty = torch.zeros(dim, n_targets, dtype=f64, device=dev)
+        self.yty = torch.zeros(n_targets, dtype=f64, device=dev)
+
+    def add(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Accumulate frames: ``x`` (T, D) any float dtype, ``y`` (T, Q) float64, same device."""
+        if x.shape[0] == 0:
+            return
+        xs = x.to(torch.float64) - self.shift
+        self.n += int(x.shape[0])
+        self.sx += xs.sum(0)
+        self.xtx += xs.T @ xs
+        self.sy += y.sum(0)
+        self.xty += xs.T @ y
+        self.yty += (y * y).sum(0)
+
+    def __add__(self, other: Sums) -> Sums:
+        if other.shift is not self.shift and not torch.equal(other.shift, self.shift):
+            raise ValueError("cannot add Sums with different shifts")
+        out = Sums(self.sx.numel(), self.sy.numel(), self.shift)
+        out.n = self.n + other.n
+        for name in ("sx", "xtx", "sy", "xty", "yty"):
+            setattr(out, name, getattr(self, name) + getattr(other, name))
+        return out
+
+    def column(self, q: int) -> Sums:
+        """The same sums for target column ``q`` alone (Q = 1)."""
+        out = Sums.__new__(Sums)
+        out.shift, out.n, out.sx, out.xtx = self.shift, self.n, self.sx, self.xtx
+        out.sy, out.xty, out.yty = self.sy[q : q + 1], self.xty[:, q : q + 1], self.yty[q : q + 1]
+        return out
+
+
+@dataclass
+class RidgeSolution:
+    """Fitted probes for every alpha of a grid (numpy float64).
+
+    Attributes
+    ----------
+    alphas : np.ndarray
+        (A,)
+    coef : np.ndarray
+        (A, D, Q): weights on the *unshifted* features.
+    intercept : np.ndarray
+        (A, Q): so that ``prediction = x @ coef[a] + intercept[a]``.
+    """
+
+    alphas: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+
+
+def alpha_grid(sums: Sums) -> np.ndarray:
+    """0, and ``trace(C) / D * 10**k`` for k in :data:`ALPHA_DECADES` (scale-free)."""
+    if sums.n == 0:
+        return np.array([0.0])
+    mx = sums.sx / sums.n
+    trace = float((torch.diagonal(sums.xtx) - sums.n * mx * mx).sum())
+    scale = max(trace / sums.sx.numel(), np.finfo(float).tiny)
+    return np.concatenate([[0.0], scale * 10.0 ** np.array(ALPHA_DECADES, dtype=float)])
+
+
+def fit(sums: Sums, alphas: np.ndarray | list[float]) -> RidgeSolution:
+    """Ridge fits for each alpha from training sums (see the module docstring)."""
+    alphas = np.asarray(alphas, dtype=np.float64)
+    if sums.n < 2:
+        raise ValueError("need at least two frames to fit a probe")
+    n = sums.n
+    mx = sums.sx / n
+    my = sums.sy / n
+    c_mat = sums.xtx - n * torch.outer(mx, mx)
+    c_vec = sums.xty - n * torch.outer(mx, my)
+    lam, vec = torch.linalg.eigh(c_mat)
+    lam = lam.cpu().numpy()
+    z = (vec.T @ c_vec).cpu().numpy()  # (D, Q)
+    vec = vec.cpu().numpy()
+    tol = max(lam.max(initial=0.0), 0.0) * lam.size * np.finfo(np.float64).eps
+    coefs = []
+    for a in alphas:
+        denom = lam + a
+        inv = np.where(denom > (tol if a == 0 else 0.0), 1.0 / np.where(denom > 0, denom, 1.0), 0.0)
+        coefs.append(vec @ (inv[:, None] * z))
+    coef = np.stack(coefs)  # (A, D, Q), in shifted coordinates
+    mx_np, my_np, shift = mx.cpu().numpy(), my.cpu().numpy(), sums.shift.cpu().numpy()
+    intercept = my_np[None, :] - np.einsum("d,adq->aq", mx_np, coef) - np.einsum("d,adq->aq", shift, coef)
+    return RidgeSolution(alphas=alphas, coef=coef, intercept=intercept)
+
+
+def sse(sums: Sums, sol: RidgeSolution) -> np.ndarray:
+    """Sum of squared errors of every fitted probe on the data behind ``sums``: (A, Q).
+
+    Closed form: ``Σ(y - Xw - b)²`` expanded into the sums, so no second pass
+    over the frames is needed.
+    """
+    shift = sums.shift.cpu().numpy()
+    xtx, xty = sums.xtx.cpu().numpy(), sums.xty.cpu().numpy()
+    sx, sy, yty = sums.sx.cpu().numpy(), sums.sy.cpu().numpy(), sums.yty.cpu().numpy()
+    w = sol.coef  # (A, D, Q) on unshifted x; on shifted x the intercept is b + shift·w
+    b = sol.intercept + np.einsum("d,adq->aq", shift, w)
+    quad = np.einsum("adq,de,aeq->aq", w, xtx, w)
+    lin = np.einsum("adq,dq->aq", w, xty)
+    wsx = np.einsum("adq,d->aq", w, sx)
+    return yty - 2 * lin - 2 * b * sy + quad + 2 * b * wsx + sums.n * b * b
+
+
+def choose(train: Sums, dev: Sums | None, *, alpha: float | None) -> tuple[RidgeSolution, np.ndarray]:
+    """Fit on ``train``; pick alpha per target column by dev MSE unless ``alpha`` is fixed.
+
+    Returns
+    -------
+    solution, dev_mse
+        ``solution`` holds one alpha per target (A = 1 after selection is
+        folded: ``coef`` (Q, D), ``intercept`` (Q,), ``alphas`` (Q,)), and
+        ``dev_mse`` is (A_grid, Q) (NaN when no dev frames).
+    """
+    grid = np.array([alpha]) if alpha is not None else alpha_grid(train)
+    sol = fit(train, grid)
+    q = train.sy.numel()
+    if dev is not None and dev.n > 0:
+        dev_mse = sse(dev, sol) / dev.n
+    else:
+        dev_mse = np.full((grid.size, q), np.nan)
+    if alpha is None and np.isnan(dev_mse).all():
+        raise ValueError("no dev frames to choose alpha from; pass a fixed alpha")
+    best = np.zeros(q, dtype=int) if alpha is not None else np.nanargmin(dev_mse, axis=0)
+    chosen = RidgeSolution(
+        alphas=grid[best],
+        coef=np.stack([sol.coef[best[j], :, j] for j in range(q)]),
+        intercept=np.array([sol.intercept[best[j], j] for j in range(q)]),
+    )
+    return chosen, dev_mse
