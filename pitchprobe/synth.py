@@ -97,7 +97,7 @@ def _noise_band(consonant: str, fs: int) -> np.ndarray:
 
 
 def _voiced(f0: np.ndarray, vowel: str, rng: np.random.Generator, fs: int) -> np.ndarray:
-    """A harmonic nucleus for F0 track ``f0`` (Hz, shape (n,)), formant-filtered, ramped, peak 1."""
+    """A harmonic nucleus for F0 track ``f0`` (Hz, shape (n,)), formant-filtered, ramped, rms about 1."""
     phase = 2 * np.pi * np.cumsum(f0) / fs + rng.uniform(0, 2 * np.pi)
     k = np.arange(1, N_HARMONICS + 1)[:, None]
     amp = (k * f0[None, :] < 0.45 * fs) / k  # drop harmonics near Nyquist
@@ -110,7 +110,7 @@ def _voiced(f0: np.ndarray, vowel: str, rng: np.random.Generator, fs: int) -> np
     env = np.ones(f0.size)
     env[:ramp] = 0.5 - 0.5 * np.cos(np.pi * np.arange(ramp) / ramp)
     env[f0.size - ramp :] = env[:ramp][::-1]
-    return env * x / np.max(np.abs(x))
+    return env * x / np.sqrt(np.mean(x**2))
 
 
 def synth_utterance(
@@ -218,28 +218,19 @@ def _write_split(
     speakers_rng = np.random.default_rng([crc, 0])  # the speaker set depends on the language only
     speakers = [("MALE", b) for b in speakers_rng.uniform(100, 130, 2)]
     speakers += [("FEMALE", b) for b in speakers_rng.uniform(190, 240, 2)]
-    rng = np.random.default_rng([seed, crc, SPLITS.index(split)])
+    k = SPLITS.index(split)
+    rng = np.random.default_rng([seed, crc, k])
     rows, members, names = [], [], set()
     for i in range(count):
-        name = (
-            f"{SPLITS.index(split) + 1}{rng.integers(10**8, 10**9)}.wav"  # the first digit keeps splits apart
-        )
-        while name in names:
-            name = f"{SPLITS.index(split) + 1}{rng.integers(10**8, 10**9)}.wav"
+        name = ""
+        while not name or name in names:  # the first digit keeps the splits apart
+            name = f"{k + 1}{rng.integers(10**8, 10**9)}.wav"
         names.add(name)
         gender, base = speakers[rng.integers(len(speakers))]
         wave, f0, syllables = _synth(lang.style, base, rng.uniform(*durations), rng, SAMPLING_RATE)
         text = " ".join(syllables)
-        chars = " ".join("|" if ch == " " else ch for ch in text)
-        fields = [
-            1000 * SPLITS.index(split) + i,
-            name,
-            f"{text.capitalize()}.",
-            text,
-            chars,
-            wave.size,
-            gender,
-        ]
+        chars = " ".join("|" if ch == " " else ch for ch in text)  # FLEURS style: "|" between words
+        fields = [1000 * k + i, name, f"{text.capitalize()}.", text, chars, wave.size, gender]
         rows.append("\t".join(map(str, fields)) + "\n")
         buf = io.BytesIO()
         sf.write(buf, wave, SAMPLING_RATE, format="WAV", subtype="PCM_16")
@@ -248,15 +239,13 @@ def _write_split(
             np.save(tmp, f0)
     write_text(root / "data" / lang.code / f"{split}.tsv", "".join(rows))
     with atomic_path(root / "data" / lang.code / "audio" / f"{split}.tar.gz") as tmp:
-        with (
-            open(tmp, "wb") as f,
-            gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=6) as gz,
-        ):
-            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                for member, data in members:
-                    info = tarfile.TarInfo(member)
-                    info.size, info.mtime, info.mode = len(data), 0, 0o644
-                    tar.addfile(info, io.BytesIO(data))
+        with open(tmp, "wb") as f:  # no name and mtime 0 in the gzip header: the same bytes for a seed
+            with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=6) as gz:
+                with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                    for member, data in members:
+                        info = tarfile.TarInfo(member)
+                        info.size, info.mtime, info.mode = len(data), 0, 0o644
+                        tar.addfile(info, io.BytesIO(data))
 
 
 def write_corpus(

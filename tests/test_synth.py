@@ -86,6 +86,7 @@ def test_determinism(tmp_path):
     assert (a / tsv).read_bytes() == (b / tsv).read_bytes()
     assert (a / tsv).read_bytes() != (c / tsv).read_bytes()
     tar = "data/zz_contour/audio/train.tar.gz"
+    assert (a / tar).read_bytes() == (b / tar).read_bytes()  # no time stamps in the archive
     audio_a = [sf.read(io.BytesIO(v))[0] for v in read_tar(a / tar).values()]
     audio_b = [sf.read(io.BytesIO(v))[0] for v in read_tar(b / tar).values()]
     audio_c = [sf.read(io.BytesIO(v))[0] for v in read_tar(c / tar).values()]
@@ -121,6 +122,9 @@ def test_utterance_shape_and_style(style):
     assert wave.shape == f0.shape and wave.dtype == f0.dtype == np.float64
     assert 2.0 * SAMPLING_RATE <= wave.size < 2.6 * SAMPLING_RATE
     assert 0.45 <= np.max(np.abs(wave)) <= 0.55
+    assert np.all(wave != 0.0)  # a noise floor everywhere, never digital silence
+    edge = int(0.1 * SAMPLING_RATE)
+    assert np.max(np.abs(wave[:edge])) < 0.01 and np.max(np.abs(wave[-edge:])) < 0.01
     assert np.all(f0[: int(0.1 * SAMPLING_RATE)] == 0) and np.all(f0[-int(0.1 * SAMPLING_RATE) :] == 0)
     runs = voiced_runs(f0)
     assert len(runs) >= 5
