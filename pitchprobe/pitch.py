@@ -248,6 +248,7 @@ def make_labels(
     fail_fast: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    flush_every: int = FLUSH_EVERY,
 ) -> LabelSummary:
     """Label every utterance of a gathered language that has no labels yet.
 
@@ -266,6 +267,8 @@ def make_labels(
         labelled so far is kept) instead of recording it and going on.
     overwrite : bool
         Delete existing labels of this language first.
+    flush_every : int
+        Utterances per Parquet part file: at most this many are lost if the run is killed.
 
     Returns
     -------
@@ -324,7 +327,7 @@ def make_labels(
                 if fail_fast:
                     flush()
                     raise PitchProbeError(f"--fail-fast: {row['message']}")
-            if sum(map(len, buffers.values())) >= FLUSH_EVERY or time.monotonic() - last_flush > FLUSH_SECONDS:
+            if sum(map(len, buffers.values())) >= flush_every or time.monotonic() - last_flush > FLUSH_SECONDS:
                 flush()
         flush()
     except KeyboardInterrupt:

@@ -1,0 +1,55 @@
+"""Shared fixtures: a small synthetic FLEURS-layout corpus, gathered and labelled once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from pitchprobe.gather import LocalSource, gather
+from pitchprobe.languages import load_table
+from pitchprobe.pitch import make_labels
+from pitchprobe.synth import write_corpus
+
+SHARED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "fleurs-examples"
+TINY = {"train": 6, "dev": 3, "test": 3}
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> Path:
+    """A FLEURS-layout folder with three pseudo-languages and known F0."""
+    return write_corpus(tmp_path_factory.mktemp("fleurs"), utterances_per_split=TINY, duration_s=(1.2, 2.0))
+
+
+@pytest.fixture(scope="session")
+def table(corpus):
+    return load_table(corpus / "languages.tsv")
+
+
+@pytest.fixture(scope="session")
+def labelled(corpus, table, tmp_path_factory) -> Path:
+    """Data root with every language of ``corpus`` gathered and labelled."""
+    root = tmp_path_factory.mktemp("data")
+    gather(list(table.values()), root=root, source=LocalSource(corpus))
+    for code in table:
+        make_labels(code, root=root, jobs=1, progress=False)
+    return root
+
+
+def write_bad_files(folder: Path) -> dict[str, Path]:
+    """The bad inputs every stage must survive: name -> path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    bad = {
+        "corrupt": folder / "corrupt.wav",
+        "empty": folder / "empty.wav",
+        "short": folder / "short.wav",
+        "stereo44k": folder / "stereo44k.wav",
+    }
+    bad["corrupt"].write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage that is not audio" * 3)
+    sf.write(bad["empty"], np.zeros(0, dtype=np.float32), 16000)
+    sf.write(bad["short"], 0.1 * rng.standard_normal(800), 16000)  # 0.05 s
+    sf.write(bad["stereo44k"], 0.1 * rng.standard_normal((44100, 2)), 44100)
+    return bad
