@@ -220,7 +220,7 @@ def cmd_states(args) -> int:
 
 
 def cmd_probe(args) -> int:
-    from .probe import format_table, prototype_line, run_probe
+    from .probe import run_probe
 
     root = _root(args)
     langs = _langs(args, args.langs)
@@ -271,7 +271,13 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"gather": cmd_gather, "labels": cmd_labels, "states": cmd_states, "probe": cmd_probe, "demo": cmd_demo}
+COMMANDS = {
+    "gather": cmd_gather,
+    "labels": cmd_labels,
+    "states": cmd_states,
+    "probe": cmd_probe,
+    "demo": cmd_demo,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,9 +71,7 @@ class HubSource:
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
         try:
-            return Path(
-                hf_hub_download(self.repo_id, relpath, repo_type="dataset", revision=self.revision)
-            )
+            return Path(hf_hub_download(self.repo_id, relpath, repo_type="dataset", revision=self.revision))
         except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as e:
             raise PitchProbeError(f"cannot fetch {relpath} from {self.repo_id}: {e}") from e
 

@@ -163,7 +163,10 @@ class LabelSummary:
 def _schema_metadata(params: PitchParams) -> dict:
     import amfm_decompy
 
-    return {"pitchprobe.params": json.dumps(asdict(params)), "amfm_decompy": getattr(amfm_decompy, "__version__", "?")}
+    return {
+        "pitchprobe.params": json.dumps(asdict(params)),
+        "amfm_decompy": getattr(amfm_decompy, "__version__", "?"),
+    }
 
 
 def write_part(split_dir: Path, rows: list[dict], params: PitchParams) -> Path:

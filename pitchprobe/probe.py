@@ -89,7 +89,12 @@ def _utterances(root: Path, code: str, split: str, records: list[dict], state: _
         lab = labels.get(rec["id"])
         if lab is None:
             state.failures.append(
-                {"id": rec["id"], "split": split, "reason": "no_labels", "message": "no pitch labels for this file"}
+                {
+                    "id": rec["id"],
+                    "split": split,
+                    "reason": "no_labels",
+                    "message": "no pitch labels for this file",
+                }
             )
         elif lab.status != "ok":
             state.failures.append({"id": rec["id"], "split": split, "reason": lab.reason, "message": lab.message})
@@ -346,8 +351,7 @@ def run_probe(
         [float(train_all.sy[0]) / train_all.n, *(float(train_v.sy[q]) / max(train_v.n, 1) for q in (1, 2))]
     )
     coefs = [
-        torch.as_tensor(np.stack([fits[layer][t][0].coef[0] for t in TARGETS], axis=1), device=dev)
-        for layer in layers
+        torch.as_tensor(np.stack([fits[layer][t][0].coef[0] for t in TARGETS], axis=1), device=dev) for layer in layers
     ]  # (D, 3)
     intercepts = [np.array([fits[layer][t][0].intercept[0] for t in TARGETS]) for layer in layers]
     del sums
@@ -365,9 +369,7 @@ def run_probe(
         utts = _utterances(root, code, "test", records, state)
         for u, states in iter_states(backend, utts, split="test", state=state, fail_fast=fail_fast, progress=progress):
             al, f0, xs = _aligned(backend, u, states, state.counts["test"])
-            preds = [
-                (xs[layer].to(torch.float64) @ coefs[layer]).cpu().numpy() + intercepts[layer] for layer in layers
-            ]
+            preds = [(xs[layer].to(torch.float64) @ coefs[layer]).cpu().numpy() + intercepts[layer] for layer in layers]
             for layer in layers:
                 scores[layer].add(preds[layer], f0)
             floor.add(np.broadcast_to(means, (f0.size, 3)), f0)

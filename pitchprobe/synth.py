@@ -69,9 +69,7 @@ class PseudoLanguage:
 DEMO_LANGUAGES = (
     PseudoLanguage("zz_level", "Synthetic level-tone", "synthetic_level", "tonal", "level"),
     PseudoLanguage("zz_contour", "Synthetic contour-tone", "synthetic_contour", "tonal", "contour"),
-    PseudoLanguage(
-        "zz_intonation", "Synthetic intonation", "synthetic_intonation", "non_tonal", "intonation"
-    ),
+    PseudoLanguage("zz_intonation", "Synthetic intonation", "synthetic_intonation", "non_tonal", "intonation"),
 )
 
 

@@ -127,7 +127,10 @@ def test_killed_run_resumes_and_gives_the_same_labels(tmp_path, corpus, table, l
     s = make_labels("zz_intonation", root=root, jobs=1, progress=False)
     assert s.already_done == 3 and s.computed == s.total - 3
     for split in ("train", "dev", "test"):
-        resumed, clean = read_labels(root, "zz_intonation", split), read_labels(labelled, "zz_intonation", split)
+        resumed, clean = (
+            read_labels(root, "zz_intonation", split),
+            read_labels(labelled, "zz_intonation", split),
+        )
         assert resumed.keys() == clean.keys()
         for k in clean:
             np.testing.assert_array_equal(resumed[k].f0_hz, clean[k].f0_hz)

@@ -153,9 +153,7 @@ def test_unknown_names():
 
 def test_pyaapt_agrees_with_truth():
     errors, detected = [], []
-    for i, (style, base) in enumerate(
-        [(s, b) for s in ("level", "contour", "intonation") for b in (110, 220)]
-    ):
+    for i, (style, base) in enumerate([(s, b) for s in ("level", "contour", "intonation") for b in (110, 220)]):
         wave, f0 = synth_utterance(style=style, base_f0_hz=base, duration_s=2.0, rng=np.random.default_rng(i))
         pitch = pYAAPT.yaapt(basic_tools.SignalObj(wave, SAMPLING_RATE), frame_length=25, frame_space=20)
         est = np.asarray(pitch.samp_values, dtype=np.float64)
@@ -183,7 +181,5 @@ def test_true_f0_at_window_rule():
     # 400: [300, 500) voiced; 399: sample 299 unvoiced; 400.4 rounds to 400; 600: [500, 700) voiced;
     # 601: sample 700 unvoiced; 500: [400, 600) voiced, value at 500; 50 and 950: window leaves the array
     np.testing.assert_array_equal(got, [150.0, 0.0, 150.0, 200.0, 0.0, 200.0, 0.0, 0.0])
-    np.testing.assert_array_equal(
-        true_f0_at(np.full(10, 100.0), np.array([5, 6, 4]), half_window=5), [100, 0, 0]
-    )
+    np.testing.assert_array_equal(true_f0_at(np.full(10, 100.0), np.array([5, 6, 4]), half_window=5), [100, 0, 0])
     np.testing.assert_array_equal(true_f0_at(np.zeros(0), np.array([3])), [0.0])

@@ -120,9 +120,7 @@ class Backend:
             want = self.num_frames(len(w))
             got = {int(h.shape[0]) for h in layers}
             if got != {want}:
-                raise PitchProbeError(
-                    f"{self.name} gave {sorted(got)} frames for {len(w)} samples, expected {want}"
-                )
+                raise PitchProbeError(f"{self.name} gave {sorted(got)} frames for {len(w)} samples, expected {want}")
         return out
 
     def describe(self) -> dict:

@@ -83,4 +83,3 @@ class HFBackend(Backend):
             mask[i, : len(w)] = 1
         out = self.model(batch, attention_mask=mask, output_hidden_states=True)
         return [[h[i, : self.num_frames(n)] for h in out.hidden_states] for i, n in enumerate(lengths)]
-

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+import torch
+from transformers import HubertConfig, HubertModel, WavLMConfig, WavLMModel
+
+from pitchprobe.models import load_model
+from pitchprobe.models.base import measure_window
+from pitchprobe.models.hf import receptive_field
+
+TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+TINY_CONV = {"conv_dim": (16,) * 7, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 4}
+
+
+@pytest.fixture(scope="module")
+def saved_hubert(tmp_path_factory):
+    """A random HuBERT (group-norm front end, as hubert-base) saved with save_pretrained."""
+    torch.manual_seed(0)
+    model = HubertModel(HubertConfig(**TINY, **TINY_CONV)).eval()
+    path = tmp_path_factory.mktemp("hubert")
+    model.save_pretrained(path)
+    return path, model
+
+
+def test_receptive_field_of_hubert_base():
+    cfg = HubertConfig()
+    assert receptive_field(list(cfg.conv_kernel), list(cfg.conv_stride)) == (400, 320)
+
+
+def test_saved_model_loads_back_and_gives_its_own_states(saved_hubert):
+    path, model = saved_hubert
+    backend = load_model(str(path), device="cpu")
+    assert backend.num_layers == 3 and backend.hidden_sizes == [32] * 3
+    assert (backend.window, backend.hop, backend.grid.first) == (400, 320, 200.0)
+    assert not backend.model.training
+    wav = np.random.default_rng(0).normal(size=16400) * 0.1
+    (states,) = backend.forward([wav])
+    with torch.no_grad():
+        want = model(torch.tensor(wav, dtype=torch.float32)[None], output_hidden_states=True).hidden_states
+    assert len(states) == 3
+    for got, ref in zip(states, want):
+        torch.testing.assert_close(got, ref[0])
+
+
+@pytest.mark.parametrize("n", [16000, 16400, 16719, 16720, 16721])
+def test_frame_counts_are_exact(saved_hubert, n):
+    backend = load_model(str(saved_hubert[0]), device="cpu")
+    (states,) = backend.forward([np.random.default_rng(n).normal(size=n) * 0.1])
+    assert states[0].shape == ((n - 400) // 320 + 1, 32)
+
+
+def test_measured_window_equals_the_receptive_field(saved_hubert):
+    backend = load_model(str(saved_hubert[0]), device="cpu")
+
+    def count(n):
+        return int(backend.forward([np.full(n, 0.1) + np.sin(np.arange(n))])[0][0].shape[0])
+
+    assert measure_window(count, hop=backend.hop) == backend.window == 400
+
+
+def test_random_init_is_fresh_and_seeded(saved_hubert):
+    path, model = saved_hubert
+    a = load_model(str(path), random_init=True, seed=1, device="cpu")
+    b = load_model(str(path), random_init=True, seed=1, device="cpu")
+    c = load_model(str(path), random_init=True, seed=2, device="cpu")
+    wa, wb, wc = (m.model.encoder.layers[0].attention.k_proj.weight for m in (a, b, c))
+    assert torch.equal(wa, wb) and not torch.equal(wa, wc)
+    assert not torch.equal(wa, model.encoder.layers[0].attention.k_proj.weight)
+
+
+def test_group_norm_models_are_never_batched(saved_hubert):
+    assert load_model(str(saved_hubert[0]), batch_size=8, device="cpu").batch_size == 1
+
+
+def test_layer_norm_model_batched_with_mask_equals_one_by_one(tmp_path):
+    torch.manual_seed(0)
+    cfg = WavLMConfig(**TINY, **TINY_CONV, feat_extract_norm="layer", do_stable_layer_norm=True)
+    WavLMModel(cfg).save_pretrained(tmp_path)
+    backend = load_model(str(tmp_path), batch_size=3, device="cpu")
+    assert backend.batch_size == 3
+    rng = np.random.default_rng(0)
+    wavs = [rng.normal(size=n) * 0.1 for n in (16000, 9000, 12345)]
+    batched = backend.forward(wavs)
+    for wav, got in zip(wavs, batched):
+        (single,) = backend.forward([wav])
+        assert got[0].shape[0] == (len(wav) - 400) // 320 + 1
+        for g, s in zip(got, single):
+            torch.testing.assert_close(g, s, atol=2e-5, rtol=1e-4)
