@@ -60,6 +60,8 @@ def load_audio(
     path = Path(path)
     if not path.is_file():
         raise AudioError("missing", f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise AudioError("empty", f"{path}: empty file (0 bytes)")
     try:
         data, rate = sf.read(path, dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError, EOFError) as e:

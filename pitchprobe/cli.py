@@ -11,7 +11,6 @@ The prototype's scripts are thin aliases::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -35,6 +34,19 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--s3prl-ckpt", help="checkpoint path/URL for S3PRL *_local/*_url/*_custom upstreams")
 
 
+def _source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", help="local folder in the FLEURS repository layout (default: the HF Hub)")
+    p.add_argument("--repo", default="google/fleurs", help="HF dataset repository (default google/fleurs)")
+    p.add_argument("--revision", help="HF revision (branch, tag or commit)")
+    p.add_argument("--gender", default="all", choices=["all", "female", "male", "other"])
+
+
+def _source(args):
+    from .gather import HubSource, LocalSource
+
+    return LocalSource(args.source) if args.source else HubSource(args.repo, revision=args.revision)
+
+
 def _splits(text: str) -> tuple[str, ...]:
     out = tuple(s.strip() for s in text.split(",") if s.strip())
     bad = [s for s in out if s not in SPLITS]
@@ -50,10 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gather", help="fetch FLEURS (or convert a folder) and write manifests")
     _common(g)
     g.add_argument("langs", nargs="*", help="FLEURS codes, lang_ids, or all")
-    g.add_argument("--source", help="local folder in the FLEURS repository layout (default: the HF Hub)")
-    g.add_argument("--repo", default="google/fleurs", help="HF dataset repository (default google/fleurs)")
-    g.add_argument("--revision", help="HF revision (branch, tag or commit)")
-    g.add_argument("--gender", default="all", choices=["all", "female", "male", "other"])
+    _source_args(g)
     g.add_argument("--splits", type=_splits, default=SPLITS, help="comma-separated (default train,dev,test)")
     g.add_argument("--from-dir", help="turn this folder of recordings into corpus --name")
     g.add_argument("--name", help="corpus name for --from-dir")
@@ -70,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--f0-max", type=float, default=400.0, help="Hz (default 400)")
     lab.add_argument("--splits", type=_splits, default=SPLITS)
     lab.add_argument("--overwrite", action="store_true", help="recompute existing labels")
+    _source_args(lab)  # used only for languages not gathered yet
 
     st = sub.add_parser("states", help="write hidden states of chosen layers and utterances to disk")
     _common(st)
@@ -143,7 +153,7 @@ def cmd_gather(args) -> int:
     if not args.langs:
         raise PitchProbeError("name languages to gather (codes, lang_ids or all), or use --from-dir")
     langs = resolve(args.langs, load_table(args.languages))
-    source = g.LocalSource(args.source) if args.source else g.HubSource(args.repo, revision=args.revision)
+    source = _source(args)
     summaries = g.gather(
         langs, root=root, source=source, gender=args.gender, splits=args.splits, fail_fast=args.fail_fast
     )
@@ -156,11 +166,18 @@ def cmd_gather(args) -> int:
 
 
 def cmd_labels(args) -> int:
+    from .gather import gather_language
+    from .paths import manifest_path
     from .pitch import PitchParams, make_labels
 
     params = PitchParams(args.frame_length, args.frame_space, args.f0_min, args.f0_max)
     root = _root(args)
     for lang in _langs(args, args.langs):
+        if not manifest_path(root, lang.code).is_file():
+            source = _source(args)
+            print(f"{lang.code}: not gathered yet, gathering it from {source} first")
+            gathered = gather_language(lang, root=root, source=source, gender=args.gender)
+            print(f"{lang.code}: {gathered.kept} utterances")
         s = make_labels(
             lang.code,
             root=root,
@@ -297,4 +314,4 @@ def script_main(command: str) -> None:
     sys.exit(main([command, *sys.argv[1:]]))
 
 
-__all__ = ["main", "build_parser", "script_main", "summary_text", "json"]
+__all__ = ["main", "build_parser", "script_main", "summary_text"]

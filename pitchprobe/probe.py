@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from . import __version__, ridge
 from .align import FrameGrid, align
 from .atomic import atomic_path, write_json
-from .audio import load_audio
+from .audio import SAMPLING_RATE, load_audio
 from .errors import AudioError, PitchProbeError
 from .manifest import read_manifest
 from .metrics import FitSums, VoicedMetrics, smooth_prototype
@@ -165,7 +165,7 @@ def _aligned(backend: Backend, u: Utterance, states, counts: SplitCounts):
     counts.frames += int(y.size)
     counts.voiced_frames += int((y > 0).sum())
     counts.dropped_frames += al.dropped
-    counts.audio_seconds += u.label.num_samples / 16000
+    counts.audio_seconds += u.label.num_samples / SAMPLING_RATE
     idx = torch.as_tensor(al.model_index, device=states[0].device)
     return al, y, [h.index_select(0, idx) for h in states]
 

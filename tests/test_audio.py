@@ -20,6 +20,13 @@ def test_bad_files_are_rejected_with_their_reason(tmp_path, name, reason):
     assert str(path) in str(e.value)
 
 
+def test_zero_byte_file_is_empty_not_corrupt(tmp_path):
+    (tmp_path / "zero.wav").write_bytes(b"")
+    with pytest.raises(AudioError) as e:
+        load_audio(tmp_path / "zero.wav")
+    assert e.value.reason == "empty"
+
+
 def test_missing_nan_silent_and_wrong_rate(tmp_path):
     with pytest.raises(AudioError) as e:
         load_audio(tmp_path / "nope.wav")

@@ -62,3 +62,11 @@ def test_unknown_language_model_and_flag_are_clear_errors(workdir):
     assert r.returncode == 2 and "unrecognized arguments: --modle" in r.stderr
     r = run("gather_data.py", "no_such", "--source", ".", "-q")
     assert r.returncode == 2 and "en_us (19)" in r.stderr
+
+
+def test_labels_gather_a_language_first_when_needed(workdir, corpus):
+    d, common = workdir
+    r = run("make_pitch_data.py", "zz_contour", "--source", corpus, *common)
+    assert r.returncode == 0, r.stderr
+    assert "not gathered yet" in r.stdout and "zz_contour: 12 utterances, 0 already labelled" in r.stdout
+    assert (d / "data" / "manifests" / "zz_contour.jsonl").is_file()

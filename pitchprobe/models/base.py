@@ -128,6 +128,7 @@ class Backend:
             "name": self.name,
             "backend": type(self).__name__,
             "random_init": self.random_init,
+            "seed": getattr(self, "seed", None) if self.random_init else None,
             "device": str(self.device),
             "num_layers": self.num_layers,
             "hidden_sizes": self.hidden_sizes,

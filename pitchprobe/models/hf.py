@@ -33,6 +33,7 @@ class HFBackend(Backend):
 
         self.name = name
         self.random_init = random_init
+        self.seed = seed
         self.device = device
         local = Path(name).expanduser()
         source = str(local) if local.is_dir() else name

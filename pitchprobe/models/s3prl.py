@@ -42,6 +42,7 @@ class S3PRLBackend(Backend):
         _, S3PRLUpstream = _quiet_import()
         self.name = name
         self.random_init = random_init
+        self.seed = seed
         self.device = device
         torch.manual_seed(seed)
         try:
