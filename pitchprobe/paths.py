@@ -8,6 +8,7 @@ One data root holds downloads, manifests, labels and results::
       labels/<code>/params.json                pYAAPT settings of these labels
       labels/<code>/<split>/part-*.parquet     F0 labels (Parquet dataset)
       results/<model_tag>/<code>.json          probe results
+      results/<model_tag>/<code>.probes.npz
       results/<model_tag>/<code>.predictions.parquet
       states/<model_tag>/<code>/<split>/<id>.npz  (only if asked for)
 

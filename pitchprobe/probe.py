@@ -269,6 +269,156 @@ class _PredictionWriter:
             self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
 
+@dataclass
+class Probes:
+    """Fitted probes of every layer for the three targets, plus what they were fitted on.
+
+    Attributes
+    ----------
+    code : str
+        Training language.
+    coef : list of np.ndarray
+        Per layer, float64 (D_l, 3): weights on the features for each target.
+    intercept : np.ndarray
+        float64 (L, 3).
+    alpha : np.ndarray
+        (L, 3) chosen (or fixed) ridge penalties.
+    dev_mse : np.ndarray
+        (L, 3) dev MSE at the chosen alpha (NaN without dev frames).
+    train_mean : np.ndarray
+        (3,) train means of the targets: the floor predictor.
+    """
+
+    code: str
+    params: PitchParams
+    coef: list[np.ndarray]
+    intercept: np.ndarray
+    alpha: np.ndarray
+    dev_mse: np.ndarray
+    train_mean: np.ndarray
+
+    def save(self, path: Path) -> None:
+        """Write the probes as ``.npz`` (``coef_<l>``, ``intercept``, ``alpha``, ``dev_mse``, ``train_mean``)."""
+        arrays = {f"coef_{i}": c for i, c in enumerate(self.coef)}
+        with atomic_path(path) as tmp:
+            np.savez(
+                tmp,
+                **arrays,
+                intercept=self.intercept,
+                alpha=self.alpha,
+                dev_mse=self.dev_mse,
+                train_mean=self.train_mean,
+                targets=np.array(TARGETS),
+                code=np.array(self.code),
+                params=np.array(json.dumps(self.params.__dict__)),
+            )
+
+
+def _label_params(root: Path, code: str) -> PitchParams:
+    path = labels_dir(root, code) / "params.json"
+    if not path.is_file():
+        raise PitchProbeError(f"no pitch labels for {code!r} in {root}: run `make_pitch_data.py {code}` first")
+    return PitchParams(**json.loads(path.read_text()))
+
+
+def fit_probes(
+    code: str,
+    *,
+    root: Path,
+    backend: Backend,
+    alpha: float | None = None,
+    fail_fast: bool = False,
+    progress: bool = True,
+    state: _State | None = None,
+) -> Probes:
+    """One pass over ``code``'s train then dev split; fit every layer's probes (see :func:`run_probe`)."""
+    params = _label_params(root, code)
+    records = read_manifest(root, code, splits=("train", "dev"))
+    state = state if state is not None else _State()
+    dev = backend.device
+    layers = range(backend.num_layers)
+    sums: dict[str, list[_LayerSums]] = {}
+    shifts: list[torch.Tensor | None] = [None] * backend.num_layers
+    for split in ("train", "dev"):
+        sums[split] = []
+        utts = _utterances(root, code, split, records, state)
+        for u, states in iter_states(backend, utts, split=split, state=state, fail_fast=fail_fast, progress=progress):
+            _, f0, xs = _aligned(backend, u, states, state.counts[split])
+            y, voiced = _targets(f0, dev)
+            for layer in layers:
+                if shifts[layer] is None:
+                    shifts[layer] = xs[layer].to(torch.float64).mean(0)
+                if len(sums[split]) <= layer:
+                    sums[split].append(_LayerSums(backend.hidden_sizes[layer], shifts[layer]))
+                sums[split][layer].add(xs[layer], y, voiced)
+    if not sums["train"] or state.counts["train"].frames < 2:
+        raise PitchProbeError(f"{code}: no usable training frames ({len(state.failures)} utterances failed)")
+
+    coef, intercept, alphas, dev_mse = [], [], [], []
+    for layer in layers:
+        cols = []
+        for t in TARGETS:
+            dev_sums = sums["dev"][layer].for_target(t) if sums["dev"] else None
+            try:
+                sol, grid_mse = ridge.choose(sums["train"][layer].for_target(t), dev_sums, alpha=alpha)
+            except ValueError as e:
+                raise PitchProbeError(f"{code}, layer {layer}, {t}: {e}") from e
+            cols.append((sol, np.nanmin(grid_mse[:, 0]) if not np.isnan(grid_mse).all() else np.nan))
+        coef.append(np.stack([sol.coef[0] for sol, _ in cols], axis=1))
+        intercept.append([sol.intercept[0] for sol, _ in cols])
+        alphas.append([sol.alphas[0] for sol, _ in cols])
+        dev_mse.append([m for _, m in cols])
+    train_all = sums["train"][0].for_target("f0_all")
+    train_v = sums["train"][0].voiced
+    means = np.array(
+        [float(train_all.sy[0]) / train_all.n, *(float(train_v.sy[q]) / max(train_v.n, 1) for q in (1, 2))]
+    )
+    return Probes(code, params, coef, np.array(intercept), np.array(alphas), np.array(dev_mse), means)
+
+
+def score_probes(
+    probes: Probes,
+    code: str,
+    *,
+    root: Path,
+    backend: Backend,
+    pred_path: Path | None = None,
+    fail_fast: bool = False,
+    progress: bool = True,
+    state: _State | None = None,
+) -> tuple[list[_Scores], _Scores]:
+    """Predict and score ``code``'s test split with fitted ``probes``: (per-layer scores, mean floor)."""
+    params = _label_params(root, code)
+    if params != probes.params:
+        raise PitchProbeError(f"labels of {code} ({params}) differ from those the probes were fitted on")
+    state = state if state is not None else _State()
+    records = read_manifest(root, code, splits=("test",))
+    layers = range(backend.num_layers)
+    coefs = [torch.as_tensor(c, device=backend.device) for c in probes.coef]
+    scores = [_Scores(params) for _ in layers]
+    floor = _Scores(params)
+    meta = {"code": code, "train_language": probes.code, "model": backend.name, "labels": params.__dict__}
+    writer = _PredictionWriter(pred_path, meta) if pred_path is not None else None
+    ok = False
+    try:
+        utts = _utterances(root, code, "test", records, state)
+        for u, states in iter_states(backend, utts, split="test", state=state, fail_fast=fail_fast, progress=progress):
+            al, f0, xs = _aligned(backend, u, states, state.counts["test"])
+            preds = [
+                (xs[layer].to(torch.float64) @ coefs[layer]).cpu().numpy() + probes.intercept[layer] for layer in layers
+            ]
+            for layer in layers:
+                scores[layer].add(preds[layer], f0)
+            floor.add(np.broadcast_to(probes.train_mean, (f0.size, 3)), f0)
+            if writer is not None:
+                writer.add(u.record["id"], al.label_index, f0, preds)
+        ok = True
+    finally:
+        if writer is not None:
+            writer.close(ok)
+    return scores, floor
+
+
 def run_probe(
     code: str,
     *,
@@ -300,7 +450,8 @@ def run_probe(
         Raise at the first unusable utterance instead of recording it.
     output : Path or None
         Results JSON; default ``<root>/results/<model_tag>/<code>.json``.
-        Predictions go beside it as ``<stem>.predictions.parquet``.
+        Beside it: ``<stem>.probes.npz`` (the fitted probes) and
+        ``<stem>.predictions.parquet`` (test predictions).
 
     Returns
     -------
@@ -308,97 +459,76 @@ def run_probe(
         What is written to the JSON file (see the README for its fields).
     """
     t0 = time.perf_counter()
-    params_path = labels_dir(root, code) / "params.json"
-    if not params_path.is_file():
-        raise PitchProbeError(f"no pitch labels for {code!r} in {root}: run `make_pitch_data.py {code}` first")
-    params = PitchParams(**json.loads(params_path.read_text()))
-    records = read_manifest(root, code)
     output = Path(output) if output else default_output(root, code, backend)
     state = _State()
-    dev = backend.device
-    layers = range(backend.num_layers)
-    sums: dict[str, list[_LayerSums]] = {}
-    shifts: list[torch.Tensor | None] = [None] * backend.num_layers
-
-    for split in ("train", "dev"):
-        sums[split] = []
-        utts = _utterances(root, code, split, records, state)
-        for u, states in iter_states(backend, utts, split=split, state=state, fail_fast=fail_fast, progress=progress):
-            al, f0, xs = _aligned(backend, u, states, state.counts[split])
-            y, voiced = _targets(f0, dev)
-            for layer in layers:
-                if shifts[layer] is None:
-                    shifts[layer] = xs[layer].to(torch.float64).mean(0)
-                if len(sums[split]) <= layer:
-                    sums[split].append(_LayerSums(backend.hidden_sizes[layer], shifts[layer]))
-                sums[split][layer].add(xs[layer], y, voiced)
-    if not sums["train"] or state.counts["train"].frames < 2:
-        raise PitchProbeError(f"{code}: no usable training frames ({len(state.failures)} utterances failed)")
-
-    fits: list[dict[str, tuple[ridge.RidgeSolution, np.ndarray]]] = []
-    for layer in layers:
-        per_target = {}
-        for t in TARGETS:
-            dev_sums = sums["dev"][layer].for_target(t) if sums["dev"] else None
-            try:
-                per_target[t] = ridge.choose(sums["train"][layer].for_target(t), dev_sums, alpha=alpha)
-            except ValueError as e:
-                raise PitchProbeError(f"{code}, layer {layer}, {t}: {e}") from e
-        fits.append(per_target)
-    train_all = sums["train"][0].for_target("f0_all")
-    train_v = sums["train"][0].voiced
-    means = np.array(
-        [float(train_all.sy[0]) / train_all.n, *(float(train_v.sy[q]) / max(train_v.n, 1) for q in (1, 2))]
+    probes = fit_probes(
+        code, root=root, backend=backend, alpha=alpha, fail_fast=fail_fast, progress=progress, state=state
     )
-    coefs = [
-        torch.as_tensor(np.stack([fits[layer][t][0].coef[0] for t in TARGETS], axis=1), device=dev) for layer in layers
-    ]  # (D, 3)
-    intercepts = [np.array([fits[layer][t][0].intercept[0] for t in TARGETS]) for layer in layers]
-    del sums
-
-    scores = [_Scores(params) for _ in layers]
-    floor = _Scores(params)
-    pred_path = output.with_name(output.stem + ".predictions.parquet")
-    writer = (
-        _PredictionWriter(pred_path, {"code": code, "model": backend.name, "labels": params.__dict__})
-        if save_predictions
-        else None
+    probes.save(output.with_name(output.stem + ".probes.npz"))
+    pred_path = output.with_name(output.stem + ".predictions.parquet") if save_predictions else None
+    scores, floor = score_probes(
+        probes,
+        code,
+        root=root,
+        backend=backend,
+        pred_path=pred_path,
+        fail_fast=fail_fast,
+        progress=progress,
+        state=state,
     )
-    ok = False
-    try:
-        utts = _utterances(root, code, "test", records, state)
-        for u, states in iter_states(backend, utts, split="test", state=state, fail_fast=fail_fast, progress=progress):
-            al, f0, xs = _aligned(backend, u, states, state.counts["test"])
-            preds = [(xs[layer].to(torch.float64) @ coefs[layer]).cpu().numpy() + intercepts[layer] for layer in layers]
-            for layer in layers:
-                scores[layer].add(preds[layer], f0)
-            floor.add(np.broadcast_to(means, (f0.size, 3)), f0)
-            if writer is not None:
-                writer.add(u.record["id"], al.label_index, f0, preds)
-        ok = True
-    finally:
-        if writer is not None:
-            writer.close(ok)
+    result = result_record(
+        probes=probes,
+        code=code,
+        root=root,
+        backend=backend,
+        scores=scores,
+        floor=floor,
+        state=state,
+        alpha=alpha,
+        postprocess=postprocess,
+        pred_path=pred_path,
+    )
+    result["wall_seconds"] = time.perf_counter() - t0
+    write_json(output, _finite(result))
+    result["output"] = str(output)
+    return result
 
+
+def result_record(
+    *,
+    probes: Probes,
+    code: str,
+    root: Path,
+    backend: Backend,
+    scores: list[_Scores],
+    floor: _Scores,
+    state: _State,
+    alpha: float | None,
+    postprocess: bool,
+    pred_path: Path | None,
+) -> dict:
+    """The results dict written as JSON (fields in the README)."""
     layer_results = []
-    for layer in layers:
-        res = scores[layer].result()
-        for t in TARGETS:
-            sol, dev_mse = fits[layer][t]
-            res[t]["alpha"] = float(sol.alphas[0])
-            res[t]["dev_mse"] = float(np.nanmin(dev_mse[:, 0])) if not np.isnan(dev_mse).all() else None
+    for layer, sc in enumerate(scores):
+        res = sc.result()
+        for i, t in enumerate(TARGETS):
+            res[t]["alpha"] = float(probes.alpha[layer, i])
+            res[t]["dev_mse"] = float(probes.dev_mse[layer, i])
         res["f0_all"]["mse"] = res["f0_all"]["mse_hz2_post" if postprocess else "mse_hz2"]
         layer_results.append({"layer": layer, **res})
     base = floor.result()
     base["f0_all"]["mse"] = base["f0_all"]["mse_hz2_post" if postprocess else "mse_hz2"]
-    for t, m in zip(TARGETS, means):
+    for t, m in zip(TARGETS, probes.train_mean):
         base[t]["train_mean"] = float(m)
+    records = read_manifest(root, code, splits=("test", "train", "dev"))
     lang = records[0] if records else {}
-    result = {
+    params = probes.params
+    return {
         "pitchprobe_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": sys.argv,
         "language": {k: lang.get(k) for k in ("code", "lang_id", "language", "lang_group", "tone_class")},
+        "train_language": probes.code,
         "model": backend.describe(),
         "labels": {
             **params.__dict__,
@@ -416,12 +546,8 @@ def run_probe(
         "failures": state.failures,
         "layers": layer_results,
         "baseline_train_mean": base,
-        "predictions": str(pred_path) if save_predictions else None,
-        "wall_seconds": time.perf_counter() - t0,
+        "predictions": str(pred_path) if pred_path is not None else None,
     }
-    write_json(output, _finite(result))
-    result["output"] = str(output)
-    return result
 
 
 def _finite(obj):

@@ -11,8 +11,7 @@ HuBERT/wav2vec 2.0/WavLM (receptive field 400, first centre 200 samples).
 
 from __future__ import annotations
 
-import contextlib
-import io
+import logging
 
 import torch
 
@@ -23,9 +22,11 @@ _NOT_UPSTREAMS = {"Path", "FileLock", "load_and_convert_fairseq_ckpt", "customiz
 
 
 def _quiet_import():
-    with contextlib.redirect_stdout(io.StringIO()):  # s3prl prints notes about optional packages
-        from s3prl import hub
-        from s3prl.nn import S3PRLUpstream
+    # s3prl warns at import that the optional ESPnet is missing; only its espnet_hubert upstream needs it
+    logging.getLogger("s3prl.upstream.espnet_hubert.expert").setLevel(logging.ERROR)
+    from s3prl import hub
+    from s3prl.nn import S3PRLUpstream
+
     return hub, S3PRLUpstream
 
 
