@@ -100,6 +100,37 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--output", help="results JSON (one language only)")
     pr.add_argument("--no-predictions", action="store_true", help="do not keep test predictions")
 
+    sd = sub.add_parser("study", help="many languages x models (+ controls, transfer) -> tables, figures, report")
+    _common(sd)
+    sd.add_argument("--langs", required=True, help="comma-separated codes, lang_ids, or all")
+    sd.add_argument(
+        "--models",
+        default="hubert",
+        help="comma-separated model names (default hubert); random:NAME = only its random-init copy",
+    )
+    sd.add_argument("--controls", action="store_true", help="add the random-init copy of each model")
+    sd.add_argument("--train-lang", default="", help="transfer: comma-separated train languages (matrix mode)")
+    sd.add_argument("--run-dir", help="run directory (default: the data directory)")
+    sd.add_argument("--alpha", type=float, default=None, help="fixed ridge alpha; 0 = least squares")
+    sd.add_argument("--device", default="auto")
+    sd.add_argument("--batch-size", type=int, default=8)
+    sd.add_argument("--seed", type=int, default=0, help="seeds random init, bootstrap and permutations")
+    sd.add_argument("--jobs", type=int, default=None, help="processes for pitch labels")
+    sd.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    sd.add_argument("--permutations", type=int, default=10000, help="permutations per test (default 10000)")
+    sd.add_argument("--executor", default="local", choices=["local", "slurm", "submitit-local"])
+    sd.add_argument("--partition", help="slurm partition")
+    sd.add_argument("--time", type=int, default=240, help="slurm time limit per unit, minutes")
+    sd.add_argument("--cpus", type=int, default=8, help="slurm CPUs per unit")
+    sd.add_argument("--gpus", type=int, default=0, help="slurm GPUs per unit")
+    _source_args(sd)
+
+    rp = sub.add_parser("report", help="tables, tests, figures and report.html/.md for a run directory")
+    rp.add_argument("run_dir")
+    rp.add_argument("--bootstrap", type=int, default=1000)
+    rp.add_argument("--permutations", type=int, default=10000)
+    rp.add_argument("--seed", type=int, default=0)
+
     d = sub.add_parser("demo", help="offline demo on a synthetic corpus with known F0")
     d.add_argument("--data-dir", help="where the demo writes (default <data_dir>/demo)")
     d.add_argument("--seed", type=int, default=0)
@@ -281,6 +312,54 @@ def summary_text(res: dict) -> str:
     return "\n".join(lines)
 
 
+def cmd_study(args) -> int:
+    from .study import StudyConfig, run_study
+
+    root = _root(args)
+    langs = [lang.code for lang in _langs(args, [x for x in args.langs.split(",") if x])]
+    train = [lang.code for lang in _langs(args, [x for x in args.train_lang.split(",") if x])]
+    models = [m for m in args.models.split(",") if m]
+    if not models or not langs:
+        raise PitchProbeError("--langs and --models must name at least one each")
+    cfg = StudyConfig(
+        langs=langs,
+        models=models,
+        run_dir=str(Path(args.run_dir).expanduser().resolve()) if args.run_dir else str(root),
+        data_dir=str(root),
+        controls=args.controls,
+        train_langs=train,
+        alpha=args.alpha,
+        languages_table=str(Path(args.languages).resolve()) if args.languages else None,
+        source=str(Path(args.source).resolve()) if args.source else None,
+        repo=args.repo,
+        revision=args.revision,
+        gender=args.gender,
+        device=args.device,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        jobs=args.jobs,
+        bootstrap=args.bootstrap,
+        permutations=args.permutations,
+        executor=args.executor,
+        slurm_partition=args.partition,
+        slurm_time_min=args.time,
+        slurm_cpus=args.cpus,
+        slurm_gpus=args.gpus,
+    )
+    summary = run_study(cfg, progress=not args.quiet)
+    print(summary.text())
+    print(f"report: {Path(cfg.run_dir) / 'report.html'} (and report.md, tables/, figures/)")
+    return 1 if summary.failed and args.fail_fast else 0
+
+
+def cmd_report(args) -> int:
+    from .report import make_report
+
+    path = make_report(Path(args.run_dir), bootstrap=args.bootstrap, permutations=args.permutations, seed=args.seed)
+    print(f"report: {path}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -293,6 +372,8 @@ COMMANDS = {
     "labels": cmd_labels,
     "states": cmd_states,
     "probe": cmd_probe,
+    "study": cmd_study,
+    "report": cmd_report,
     "demo": cmd_demo,
 }
 
