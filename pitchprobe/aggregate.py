@@ -129,12 +129,22 @@ def write_tables(df: pd.DataFrame, out_dir: Path) -> tuple[Path, Path]:
 
 
 def best_layers(df: pd.DataFrame, *, target: str = "f0_voiced", metric: str = "r") -> pd.DataFrame:
-    """Best probe layer per (model, train language, language) by ``metric`` (max for r/R², min for errors)."""
+    """Best probe layer per (model, train language, language), with its ``metric`` row.
+
+    The best layer is the one whose ``target`` probe has the lowest dev MSE,
+    so it is chosen without looking at the test split; where no dev error
+    exists (a fixed alpha with no dev split) the test metric decides.
+    """
     from .stats import HIGHER_IS_BETTER
 
     sel = df[(df.predictor == "probe") & (df.target == target) & (df.metric == metric)].dropna(subset=["value"])
     if sel.empty:
         return sel
-    keys = ["model_tag", "train_language", "code"]
-    idx = sel.groupby(keys)["value"].idxmax() if HIGHER_IS_BETTER[metric] else sel.groupby(keys)["value"].idxmin()
-    return sel.loc[idx.values].reset_index(drop=True)
+    picks = []
+    for _, g in sel.groupby(["model_tag", "train_language", "code"], sort=True):
+        dev = pd.to_numeric(g["dev_mse"], errors="coerce")
+        if dev.notna().any():
+            picks.append(dev.idxmin())
+        else:
+            picks.append(g["value"].idxmax() if HIGHER_IS_BETTER[metric] else g["value"].idxmin())
+    return sel.loc[picks].reset_index(drop=True)
