@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--device", default="auto")
     d.add_argument("-q", "--quiet", action="store_true")
+    d.add_argument("--open", action="store_true", help="open the report in a web browser")
     return parser
 
 
@@ -363,7 +364,7 @@ def cmd_report(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
-    run_demo(data_dir=args.data_dir, seed=args.seed, device=args.device, progress=not args.quiet)
+    run_demo(data_dir=args.data_dir, seed=args.seed, device=args.device, progress=not args.quiet, open_report=args.open)
     return 0
 
 

@@ -5,12 +5,15 @@
    voiced and unvoiced stretches, in the FLEURS repository layout.
 2. ``gather`` reads it through ``--source``, ``labels`` runs pYAAPT, and the
    labels are compared with the true F0.
-3. ``probe`` runs for S3PRL ``fbank`` and for a random-init HuBERT-base
-   (transformers ``HubertConfig()``: no download).
+3. A small study (:mod:`pitchprobe.study`) probes every language with S3PRL
+   ``fbank`` and a random-init HuBERT-base (transformers ``HubertConfig()``:
+   no download), adds transfer from ``zz_intonation``, and writes the tables,
+   figures and ``study/report.html``.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -53,7 +56,14 @@ def label_accuracy(*, root: Path, corpus: Path, code: str, split: str = "test") 
     }
 
 
-def run_demo(*, data_dir: str | None = None, seed: int = 0, device: str = "auto", progress: bool = True) -> dict:
+def run_demo(
+    *,
+    data_dir: str | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    progress: bool = True,
+    open_report: bool = False,
+) -> dict:
     """Run the whole demo; print tables and where the results are. Returns ``{(code, model): result}``."""
     from transformers import HubertConfig
 
@@ -82,23 +92,40 @@ def run_demo(*, data_dir: str | None = None, seed: int = 0, device: str = "auto"
             f"{acc['voicing_agreement']:.1%}, median |error| {acc['median_abs_rel_error']:.2%}, "
             f"gross errors (>20 %) {acc['gross_error_rate']:.1%}"
         )
-    from .models import load_model
-    from .probe import run_probe
+    from .study import StudyConfig, run_study
 
     hubert_dir = root / "models" / "hubert-base-config"
-    HubertConfig().save_pretrained(hubert_dir)  # config only: the architecture of hubert-base
+    HubertConfig().save_pretrained(hubert_dir)  # config only: the architecture of hubert-base, no download
+    cfg = StudyConfig(
+        langs=[lang.code for lang in langs],
+        models=["fbank", f"random:{hubert_dir}"],
+        run_dir=str(root / "study"),
+        data_dir=str(root),
+        train_langs=["zz_intonation"],  # the "English" of the demo: intonation only, no lexical tone
+        languages_table=str(corpus / "languages.tsv"),
+        source=str(corpus),
+        device=device,
+        seed=seed,
+        bootstrap=500,
+        permutations=2000,
+    )
+    print("3. study: fbank and a random-init HuBERT-base on every language, transfer from zz_intonation")
+    summary = run_study(cfg, progress=progress)
+    print(summary.text())
     results = {}
-    for label, kwargs in (
-        ("fbank", {"name": "fbank"}),
-        ("random-init HuBERT-base", {"name": str(hubert_dir), "random_init": True, "seed": seed}),
-    ):
-        backend = load_model(device=device, **kwargs)
-        print(f"3. probe: {label} ({backend.num_layers} layers, on {backend.device})")
-        for lang in langs:
-            res = run_probe(lang.code, root=root, backend=backend, progress=progress)
-            print(summary_text(res))
-            results[(lang.code, label)] = res
-    print(f"\ndone in {time.perf_counter() - t0:.0f} s. Results (JSON + test predictions): {root / 'results'}")
+    for path in sorted((root / "study" / "results").rglob("*.json")):
+        res = json.loads(path.read_text())
+        res["output"] = str(path)
+        print(summary_text(res))
+        results[(res["language"]["code"], path.parent.name)] = res
+    report = root / "study" / "report.html"
+    print(f"\ndone in {time.perf_counter() - t0:.0f} s.")
+    print(f"Report (open it in a browser): {report}  (Markdown twin: {report.with_suffix('.md')})")
+    print(f"Results, tables and figures: {root / 'study'}")
     print("Rerun any stage yourself, e.g.:")
     print(f"  python linear_regress.py zz_level --model fbank --data-dir {root} --languages {corpus / 'languages.tsv'}")
+    if open_report:
+        import webbrowser
+
+        webbrowser.open(report.as_uri())
     return results
