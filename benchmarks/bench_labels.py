@@ -7,7 +7,9 @@ Three ways over the same files of a synthetic corpus (one pseudo-language, train
 - ``make_labels(jobs=1)``: pitchprobe in this process (reads files, checks them, writes Parquet);
 - ``make_labels(jobs=os.cpu_count())``: pitchprobe's worker pool.
 
-Target: parallel / (cores x bare) >= 0.9. Each run recomputes (``overwrite=True``).
+Target: parallel / (cores x bare) >= 0.9. Each run recomputes (``overwrite=True``). The three ways run in
+turn ``--repeat`` times and the fastest of each counts; CPU seconds (this process + its workers) are printed
+too, so a run slowed by other load on the machine shows as wall >> CPU / cores.
 
     python benchmarks/bench_labels.py [--quick] [--minutes M] [--repeat R] [--work-dir DIR]
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import time
 import warnings
 
@@ -24,24 +27,35 @@ import soundfile as sf
 from _common import CODE, build, work_dir
 
 
-def bare(waves: list[np.ndarray]) -> float:
-    """Wall seconds of pYAAPT over ``waves`` in this process."""
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished children."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def measure(fn) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``fn()``."""
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    fn()
+    return time.perf_counter() - t0, cpu_seconds() - c0
+
+
+def bare(waves: list[np.ndarray]) -> None:
+    """pYAAPT over ``waves`` in this process."""
     import amfm_decompy.basic_tools as basic
     import amfm_decompy.pYAAPT as pyaapt
 
-    t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for w in waves:
             pyaapt.yaapt(basic.SignalObj(w, 16000), frame_length=25, frame_space=20)
-    return time.perf_counter() - t0
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="about 1 min of audio instead of 5")
     ap.add_argument("--minutes", type=float, help="audio minutes (overrides --quick)")
-    ap.add_argument("--repeat", type=int, default=1, help="runs of each way; the fastest counts")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of the three ways; the fastest of each counts")
     ap.add_argument("--work-dir", help="keep the corpus here (default: a temporary folder)")
     args = ap.parse_args()
     from pitchprobe.manifest import read_manifest
@@ -53,26 +67,29 @@ def main() -> None:
         seconds = build(root, {"train": round(minutes * 60 / 5.0)}, labels=False)
         audio = sum(seconds.values())
         waves = [sf.read(r["path"], dtype="float64")[0] for r in read_manifest(root, CODE)]
-        print(f"{len(waves)} files, {audio:.1f} s of audio, {cores} cores")
+        print(f"{len(waves)} files, {audio:.1f} s of audio, {cores} cores, load average {os.getloadavg()[0]:.2f}")
 
-        def best(fn) -> float:
-            return min(fn() for _ in range(args.repeat))
-
-        def labels(jobs: int) -> float:
+        def labels(jobs: int) -> None:
             s = make_labels(CODE, root=root, jobs=jobs, overwrite=True, progress=False)
             assert s.computed == len(waves) and not s.failed, s
-            return s.wall_seconds
 
-        t_bare = best(lambda: bare(waves))
-        t_one = best(lambda: labels(1))
-        t_all = best(lambda: labels(cores))
-    rate = {k: audio / t for k, t in (("bare", t_bare), ("one", t_one), ("all", t_all))}
-    print(f"bare amfm_decompy, 1 core     : {t_bare:7.2f} s  {rate['bare']:7.1f} audio s / s")
-    print(f"make_labels(jobs=1)           : {t_one:7.2f} s  {rate['one']:7.1f} audio s / s")
-    print(f"make_labels(jobs={cores})           : {t_all:7.2f} s  {rate['all']:7.1f} audio s / s")
-    print(f"jobs=1 / bare                 : {rate['one'] / rate['bare']:.3f}")
-    print(f"parallel / (cores x bare)     : {rate['all'] / (cores * rate['bare']):.3f}   (target >= 0.9)")
-
+        ways = {
+            "bare amfm_decompy, 1 core": lambda: bare(waves),
+            "make_labels(jobs=1)": lambda: labels(1),
+            f"make_labels(jobs={cores})": lambda: labels(cores),
+        }
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
+        for _ in range(args.repeat):
+            for name, fn in ways.items():
+                runs[name].append(measure(fn))
+    best = {name: min(r) for name, r in runs.items()}  # fastest wall time, with its CPU time
+    for name, (wall, cpu) in best.items():
+        walls = ", ".join(f"{w:.2f}" for w, _ in runs[name])
+        print(f"{name:<26}: {audio / wall:6.1f} audio s / s  (best {wall:.2f} s of [{walls}]; CPU {cpu:.2f} s)")
+    rate = [audio / wall for wall, _ in best.values()]
+    print(f"jobs=1 / bare             : {rate[1] / rate[0]:.3f}")
+    print(f"parallel / (cores x bare) : {rate[2] / (cores * rate[0]):.3f}   (target >= 0.9)")
+    print(f"load average at the end   : {os.getloadavg()[0]:.2f} (other work on the machine skews the figures)")
 
 if __name__ == "__main__":
     main()

@@ -307,6 +307,8 @@ def make_labels(
 
     tasks = [(r["path"], r["id"], params) for r in todo]
     jobs = jobs or os.cpu_count() or 1
+    import amfm_decompy.pYAAPT  # noqa: F401 - imported once here, so forked workers start warm
+
     pool = None
     if jobs > 1 and len(tasks) > 1:
         # fork where the platform has it: workers start at once and callers need no

@@ -465,6 +465,39 @@ def run_probe(
         code, root=root, backend=backend, alpha=alpha, fail_fast=fail_fast, progress=progress, state=state
     )
     probes.save(output.with_name(output.stem + ".probes.npz"))
+    return score_and_write(
+        probes,
+        code,
+        root=root,
+        backend=backend,
+        output=output,
+        state=state,
+        alpha=alpha,
+        postprocess=postprocess,
+        save_predictions=save_predictions,
+        fail_fast=fail_fast,
+        progress=progress,
+        t0=t0,
+    )
+
+
+def score_and_write(
+    probes: Probes,
+    code: str,
+    *,
+    root: Path,
+    backend: Backend,
+    output: Path,
+    state: _State,
+    alpha: float | None,
+    postprocess: bool = False,
+    save_predictions: bool = True,
+    fail_fast: bool = False,
+    progress: bool = True,
+    t0: float | None = None,
+) -> dict:
+    """Score fitted ``probes`` on ``code``'s test split; write the results JSON to ``output``, predictions beside."""
+    t0 = time.perf_counter() if t0 is None else t0
     pred_path = output.with_name(output.stem + ".predictions.parquet") if save_predictions else None
     scores, floor = score_probes(
         probes,

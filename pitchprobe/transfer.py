@@ -12,9 +12,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .atomic import write_json
 from .models.base import Backend
-from .probe import _finite, _State, fit_probes, model_tag, result_record, score_probes
+from .probe import _State, fit_probes, model_tag, score_and_write
 
 
 def transfer_path(run_dir: Path, backend: Backend, train_code: str, test_code: str) -> Path:
@@ -51,32 +50,18 @@ def run_transfer(
         path = transfer_path(run_dir, backend, train_code, code)
         state = _State()
         state.counts.update({s: fit_state.counts[s] for s in ("train", "dev")})
-        state.failures = [f for f in fit_state.failures]
-        pred_path = path.with_name(path.stem + ".predictions.parquet")
-        scores, floor = score_probes(
+        state.failures = list(fit_state.failures)
+        res = score_and_write(
             probes,
             code,
             root=root,
             backend=backend,
-            pred_path=pred_path,
-            fail_fast=fail_fast,
-            progress=progress,
-            state=state,
-        )
-        res = result_record(
-            probes=probes,
-            code=code,
-            root=root,
-            backend=backend,
-            scores=scores,
-            floor=floor,
+            output=path,
             state=state,
             alpha=alpha,
-            postprocess=False,
-            pred_path=pred_path,
+            fail_fast=fail_fast,
+            progress=progress,
+            t0=t0,
         )
-        res["wall_seconds"] = time.perf_counter() - t0
-        write_json(path, _finite(res))
-        res["output"] = str(path)
         out.append(res)
     return out
