@@ -146,10 +146,13 @@ class _LayerSums:
         self.voiced.add(x[voiced], y[voiced])
         self.unvoiced.add(x[~voiced], y[~voiced])
 
-    def for_target(self, target: str) -> ridge.Sums:
-        if target == "f0_all":
-            return (self.voiced + self.unvoiced).column(0)
-        return self.voiced.column(TARGETS.index(target))
+    def all_frames(self) -> ridge.Sums:
+        """Sums of the ``f0_all`` target (column 0) over every frame."""
+        return (self.voiced + self.unvoiced).columns(slice(0, 1))
+
+    def voiced_targets(self) -> ridge.Sums:
+        """Sums of ``f0_voiced`` and ``logf0_voiced`` (columns 1, 2): one ``XᵀX``, one eigendecomposition."""
+        return self.voiced.columns(slice(1, 3))
 
 
 def _grid_of(label: LabelRecord) -> FrameGrid:
@@ -339,7 +342,8 @@ def fit_probes(
     layers = range(backend.num_layers)
     sums: dict[str, list[_LayerSums]] = {}
     shifts: list[torch.Tensor | None] = [None] * backend.num_layers
-    for split in ("train", "dev"):
+    # with a fixed alpha the dev split chooses nothing, so it is not run through the model
+    for split in ("train", "dev") if alpha is None else ("train",):
         sums[split] = []
         utts = _utterances(root, code, split, records, state)
         for u, states in iter_states(backend, utts, split=split, state=state, fail_fast=fail_fast, progress=progress):
@@ -351,24 +355,30 @@ def fit_probes(
                 if len(sums[split]) <= layer:
                     sums[split].append(_LayerSums(backend.hidden_sizes[layer], shifts[layer]))
                 sums[split][layer].add(xs[layer], y, voiced)
+    sums.setdefault("dev", [])
     if not sums["train"] or state.counts["train"].frames < 2:
         raise PitchProbeError(f"{code}: no usable training frames ({len(state.failures)} utterances failed)")
 
     coef, intercept, alphas, dev_mse = [], [], [], []
     for layer in layers:
-        cols = []
-        for t in TARGETS:
-            dev_sums = sums["dev"][layer].for_target(t) if sums["dev"] else None
+        train, dev_sums = sums["train"][layer], (sums["dev"][layer] if sums["dev"] else None)
+        sols, mses = [], []
+        for part in ("all_frames", "voiced_targets"):
             try:
-                sol, grid_mse = ridge.choose(sums["train"][layer].for_target(t), dev_sums, alpha=alpha)
+                sol, grid_mse = ridge.choose(
+                    getattr(train, part)(), getattr(dev_sums, part)() if dev_sums else None, alpha=alpha
+                )
             except ValueError as e:
-                raise PitchProbeError(f"{code}, layer {layer}, {t}: {e}") from e
-            cols.append((sol, np.nanmin(grid_mse[:, 0]) if not np.isnan(grid_mse).all() else np.nan))
-        coef.append(np.stack([sol.coef[0] for sol, _ in cols], axis=1))
-        intercept.append([sol.intercept[0] for sol, _ in cols])
-        alphas.append([sol.alphas[0] for sol, _ in cols])
-        dev_mse.append([m for _, m in cols])
-    train_all = sums["train"][0].for_target("f0_all")
+                raise PitchProbeError(f"{code}, layer {layer}: {e}") from e
+            sols.append(sol)
+            mses.append(
+                np.nanmin(grid_mse, axis=0) if not np.isnan(grid_mse).all() else np.full(grid_mse.shape[1], np.nan)
+            )
+        coef.append(np.concatenate([sol.coef.T for sol in sols], axis=1))  # (D, 3)
+        intercept.append(np.concatenate([sol.intercept for sol in sols]))
+        alphas.append(np.concatenate([sol.alphas for sol in sols]))
+        dev_mse.append(np.concatenate(mses))
+    train_all = sums["train"][0].all_frames()
     train_v = sums["train"][0].voiced
     means = np.array(
         [float(train_all.sy[0]) / train_all.n, *(float(train_v.sy[q]) / max(train_v.n, 1) for q in (1, 2))]

@@ -72,11 +72,11 @@ class Sums:
             setattr(out, name, getattr(self, name) + getattr(other, name))
         return out
 
-    def column(self, q: int) -> Sums:
-        """The same sums for target column ``q`` alone (Q = 1)."""
+    def columns(self, cols: slice) -> Sums:
+        """The same sums for target columns ``cols`` alone (no copy of ``XᵀX``)."""
         out = Sums.__new__(Sums)
         out.shift, out.n, out.sx, out.xtx = self.shift, self.n, self.sx, self.xtx
-        out.sy, out.xty, out.yty = self.sy[q : q + 1], self.xty[:, q : q + 1], self.yty[q : q + 1]
+        out.sy, out.xty, out.yty = self.sy[cols], self.xty[:, cols], self.yty[cols]
         return out
 
 

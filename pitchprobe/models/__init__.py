@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UnknownNameError
-from .base import Backend, resolve_device
+from .base import Backend, limit_heap_growth, resolve_device
 
 __all__ = ["Backend", "load_model", "resolve_device"]
 
@@ -52,6 +52,7 @@ def load_model(
         If ``name`` is none of the above; the message lists the S3PRL names.
     """
     dev = resolve_device(device)
+    limit_heap_growth()
     if Path(name).expanduser().is_dir() or "/" in name:
         from .hf import HFBackend
 

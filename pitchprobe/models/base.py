@@ -22,6 +22,31 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameter number
+MMAP_THRESHOLD_BYTES = 1 << 20  # 1 MiB: larger blocks get their own mmap and go back to the OS when freed
+
+
+def limit_heap_growth() -> bool:
+    """Make glibc serve blocks of 1 MiB and more by ``mmap``; return whether it applied.
+
+    Hidden states of utterances of ever-new lengths otherwise fragment glibc's
+    heap, and a long run's memory grows with the amount of audio (measured:
+    HuBERT-base forwards alone, 1.42 -> 2.12 GiB over 48 files; flat with this).
+    A process-wide setting, made once when a model is loaded; a no-op off glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name or "libc.so" not in name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+    except (OSError, AttributeError):
+        return False
+
+
 def frame_count(n_samples: int, *, window: int, hop: int) -> int:
     """Frames of a "valid" framing: ``(n_samples - window) // hop + 1`` (0 if too short)."""
     return max(0, (n_samples - window) // hop + 1)
