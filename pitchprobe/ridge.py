@@ -24,6 +24,23 @@ import numpy as np
 import torch
 
 ALPHA_DECADES = tuple(range(-6, 3))  # grid: 0 and scale * 10**k, scale = trace(C) / D
+GRAM_BLOCKS = 4  # block rows of XᵀX computed on or above the diagonal: 10/16 of a full product's flops
+
+
+def _gram_upper(gram: torch.Tensor, xs: torch.Tensor) -> None:
+    """``gram += xs.T @ xs`` on and above the diagonal only (the rest is left as it is).
+
+    ``gram`` is symmetric, so block row ``i`` needs only columns from block
+    ``i`` on: 10 of 16 block products, about 37 % fewer flops than a full
+    matmul, with the same float64 arithmetic.
+    """
+    d = xs.shape[1]
+    if d < 256:
+        gram.addmm_(xs.T, xs)
+        return
+    edges = [d * i // GRAM_BLOCKS for i in range(GRAM_BLOCKS + 1)]
+    for a, b in zip(edges[:-1], edges[1:]):
+        gram[a:b, a:].addmm_(xs[:, a:b].T, xs[:, a:])
 
 
 class Sums:
@@ -46,7 +63,7 @@ class Sums:
         self.shift = shift
         self.n = 0
         self.sx = torch.zeros(dim, dtype=f64, device=dev)
-        self.xtx = torch.zeros(dim, dim, dtype=f64, device=dev)
+        self._gram = torch.zeros(dim, dim, dtype=f64, device=dev)  # XᵀX, valid on and above the diagonal
         self.sy = torch.zeros(n_targets, dtype=f64, device=dev)
         self.xty = torch.zeros(dim, n_targets, dtype=f64, device=dev)
         self.yty = torch.zeros(n_targets, dtype=f64, device=dev)
@@ -58,9 +75,9 @@ class Sums:
         xs = x.to(torch.float64) - self.shift
         self.n += int(x.shape[0])
         self.sx += xs.sum(0)
-        self.xtx += xs.T @ xs
+        _gram_upper(self._gram, xs)
         self.sy += y.sum(0)
-        self.xty += xs.T @ y
+        self.xty.addmm_(xs.T, y)
         self.yty += (y * y).sum(0)
 
     def __add__(self, other: Sums) -> Sums:
@@ -68,14 +85,19 @@ class Sums:
             raise ValueError("cannot add Sums with different shifts")
         out = Sums(self.sx.numel(), self.sy.numel(), self.shift)
         out.n = self.n + other.n
-        for name in ("sx", "xtx", "sy", "xty", "yty"):
+        for name in ("sx", "_gram", "sy", "xty", "yty"):
             setattr(out, name, getattr(self, name) + getattr(other, name))
         return out
+
+    @property
+    def xtx(self) -> torch.Tensor:
+        """The full symmetric ``XᵀX`` (D, D), float64."""
+        return torch.triu(self._gram) + torch.triu(self._gram, 1).T
 
     def columns(self, cols: slice) -> Sums:
         """The same sums for target columns ``cols`` alone (no copy of ``XᵀX``)."""
         out = Sums.__new__(Sums)
-        out.shift, out.n, out.sx, out.xtx = self.shift, self.n, self.sx, self.xtx
+        out.shift, out.n, out.sx, out._gram = self.shift, self.n, self.sx, self._gram
         out.sy, out.xty, out.yty = self.sy[cols], self.xty[:, cols], self.yty[cols]
         return out
 

@@ -85,3 +85,10 @@ def test_choose_picks_the_alpha_with_lowest_dev_error(data):
     np.testing.assert_array_equal(fixed.alphas, [2.5, 2.5])
     with pytest.raises(ValueError, match="no dev frames"):
         ridge.choose(train, None, alpha=None)
+
+
+def test_blocked_gram_equals_the_full_product():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(700, 300)) * 3 + 1
+    s = make_sums(x, rng.normal(size=(700, 1)), chunk=123, shift=np.zeros(300))
+    np.testing.assert_allclose(s.xtx.numpy(), x.T @ x, rtol=1e-12)
