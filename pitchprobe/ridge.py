@@ -64,6 +64,7 @@ class Sums:
         self.n = 0
         self.sx = torch.zeros(dim, dtype=f64, device=dev)
         self._gram = torch.zeros(dim, dim, dtype=f64, device=dev)  # XᵀX, valid on and above the diagonal
+        self._full: torch.Tensor | None = None  # the symmetric XᵀX, made when first asked for
         self.sy = torch.zeros(n_targets, dtype=f64, device=dev)
         self.xty = torch.zeros(dim, n_targets, dtype=f64, device=dev)
         self.yty = torch.zeros(n_targets, dtype=f64, device=dev)
@@ -73,6 +74,7 @@ class Sums:
         if x.shape[0] == 0:
             return
         xs = x.to(torch.float64) - self.shift
+        self._full = None
         self.n += int(x.shape[0])
         self.sx += xs.sum(0)
         _gram_upper(self._gram, xs)
@@ -83,8 +85,8 @@ class Sums:
     def __add__(self, other: Sums) -> Sums:
         if other.shift is not self.shift and not torch.equal(other.shift, self.shift):
             raise ValueError("cannot add Sums with different shifts")
-        out = Sums(self.sx.numel(), self.sy.numel(), self.shift)
-        out.n = self.n + other.n
+        out = Sums.__new__(Sums)
+        out.shift, out.n, out._full = self.shift, self.n + other.n, None
         for name in ("sx", "_gram", "sy", "xty", "yty"):
             setattr(out, name, getattr(self, name) + getattr(other, name))
         return out
@@ -92,12 +94,14 @@ class Sums:
     @property
     def xtx(self) -> torch.Tensor:
         """The full symmetric ``XᵀX`` (D, D), float64."""
-        return torch.triu(self._gram) + torch.triu(self._gram, 1).T
+        if self._full is None:
+            self._full = torch.triu(self._gram) + torch.triu(self._gram, 1).T
+        return self._full
 
     def columns(self, cols: slice) -> Sums:
         """The same sums for target columns ``cols`` alone (no copy of ``XᵀX``)."""
         out = Sums.__new__(Sums)
-        out.shift, out.n, out.sx, out._gram = self.shift, self.n, self.sx, self._gram
+        out.shift, out.n, out.sx, out._gram, out._full = self.shift, self.n, self.sx, self._gram, self._full
         out.sy, out.xty, out.yty = self.sy[cols], self.xty[:, cols], self.yty[cols]
         return out
 
@@ -168,7 +172,7 @@ def sse(sums: Sums, sol: RidgeSolution) -> np.ndarray:
     sx, sy, yty = sums.sx.cpu().numpy(), sums.sy.cpu().numpy(), sums.yty.cpu().numpy()
     w = sol.coef  # (A, D, Q) on unshifted x; on shifted x the intercept is b + shift·w
     b = sol.intercept + np.einsum("d,adq->aq", shift, w)
-    quad = np.einsum("adq,de,aeq->aq", w, xtx, w)
+    quad = (w * np.matmul(xtx[None], w)).sum(1)  # wᵀ XᵀX w per alpha and target
     lin = np.einsum("adq,dq->aq", w, xty)
     wsx = np.einsum("adq,d->aq", w, sx)
     return yty - 2 * lin - 2 * b * sy + quad + 2 * b * wsx + sums.n * b * b
