@@ -145,10 +145,12 @@ def fit(sums: Sums, alphas: np.ndarray | list[float]) -> RidgeSolution:
     my = sums.sy / n
     c_mat = sums.xtx - n * torch.outer(mx, mx)
     c_vec = sums.xty - n * torch.outer(mx, my)
-    lam, vec = torch.linalg.eigh(c_mat)
-    lam = lam.cpu().numpy()
-    z = (vec.T @ c_vec).cpu().numpy()  # (D, Q)
-    vec = vec.cpu().numpy()
+    if c_mat.device.type == "cpu":
+        # numpy's LAPACK: torch's takes several times longer here right after a forward pass
+        lam, vec = np.linalg.eigh(c_mat.numpy())
+    else:
+        lam, vec = (t.cpu().numpy() for t in torch.linalg.eigh(c_mat))
+    z = vec.T @ c_vec.cpu().numpy()  # (D, Q)
     tol = max(lam.max(initial=0.0), 0.0) * lam.size * np.finfo(np.float64).eps
     coefs = []
     for a in alphas:
