@@ -100,10 +100,11 @@ def model_variants(cfg: StudyConfig) -> list[tuple[str, bool]]:
 
 
 def units_of(cfg: StudyConfig) -> list[Unit]:
-    """Every unit of a study, probes before transfers, grouped by model."""
+    """Every unit of a study: per model, its probes, then its transfers."""
     variants = model_variants(cfg)
-    units = [Unit("probe", m, r, c) for m, r in variants for c in cfg.langs]
-    units += [Unit("transfer", m, r, c) for m, r in variants for c in cfg.train_langs]
+    units = []
+    for m, r in variants:  # a model's units together, so each model is loaded once
+        units += [Unit("probe", m, r, c) for c in cfg.langs] + [Unit("transfer", m, r, c) for c in cfg.train_langs]
     return units
 
 
@@ -151,6 +152,7 @@ def run_unit(cfg: StudyConfig, unit: Unit, backends: dict | None = None) -> dict
         key = (unit.model, unit.random_init)
         backends = {} if backends is None else backends
         if key not in backends:
+            backends.clear()  # one model in memory at a time
             backends[key] = load_model(
                 unit.model, random_init=unit.random_init, device=cfg.device, seed=cfg.seed, batch_size=cfg.batch_size
             )
