@@ -8,6 +8,7 @@ voiced-F0 probe, which is comparable across languages with different F0 ranges).
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -59,7 +60,8 @@ def best_layer_per_language(df, out_dir, *, target="f0_voiced", metric="r") -> P
         x = np.arange(len(b))
         colors = [OKABE_ITO[3] if c == HIGHLIGHT else OKABE_ITO[0] for c in b.code]
         ax.bar(x, b.value, color=colors)
-        err = np.vstack([b.value - b.ci_low, b.ci_high - b.value])
+        # a percentile interval need not contain the estimate: whiskers never go negative
+        err = np.clip(np.vstack([b.value - b.ci_low, b.ci_high - b.value]), 0, None)
         if np.isfinite(err).any():
             ax.errorbar(x, b.value, yerr=np.nan_to_num(err), fmt="none", ecolor="0.3", lw=0.8, capsize=2)
         ax.axhline(b.value.mean(), color=OKABE_ITO[1], ls="--", lw=1.2, label=f"mean {b.value.mean():.3f}")
@@ -112,7 +114,8 @@ def _grouped(df, out_dir, column, name, title, *, target, metric, tests=None) ->
         rng = np.random.default_rng(0)
         for i, d in enumerate(data, start=1):
             ax.scatter(i + rng.uniform(-0.12, 0.12, d.size), d, s=14, color=OKABE_ITO[i % 7], zorder=3)
-        ax.set_xticks(range(1, len(groups) + 1), [str(g).replace("_", " ") for g in groups], rotation=30, ha="right")
+        names = [textwrap.fill(str(g).replace("_", " "), 12) for g in groups]
+        ax.set_xticks(range(1, len(groups) + 1), names, fontsize=8 if len(groups) > 4 else 9)
         t = (tests or {}).get(tag)
         extra = f"\npermutation p = {t['p_value']:.3g}" if t and t.get("p_value") is not None else ""
         ax.set_title(f"{tag}{extra}")
