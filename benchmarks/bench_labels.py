@@ -55,9 +55,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="about 1 min of audio instead of 5")
     ap.add_argument("--minutes", type=float, help="audio minutes (overrides --quick)")
-    ap.add_argument(
-        "--repeat", type=int, default=3, help="rounds of the three ways; the fastest of each counts"
-    )
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of the three ways; the fastest of each counts")
     ap.add_argument("--work-dir", help="keep the corpus here (default: a temporary folder)")
     args = ap.parse_args()
     from pitchprobe.manifest import read_manifest
@@ -88,15 +86,11 @@ def main() -> None:
     best = {name: min(r) for name, r in runs.items()}  # fastest wall time, with its CPU time
     for name, (wall, cpu) in best.items():
         walls = ", ".join(f"{w:.2f}" for w, _ in runs[name])
-        print(
-            f"{name:<26}: {audio / wall:6.1f} audio s / s  (best {wall:.2f} s of [{walls}]; CPU {cpu:.2f} s)"
-        )
+        print(f"{name:<26}: {audio / wall:6.1f} audio s / s  (best {wall:.2f} s of [{walls}]; CPU {cpu:.2f} s)")
     rate = [audio / wall for wall, _ in best.values()]
     print(f"jobs=1 / bare             : {rate[1] / rate[0]:.3f}")
     print(f"parallel / (cores x bare) : {rate[2] / (cores * rate[0]):.3f}   (target >= 0.9)")
-    print(
-        f"load average at the end   : {os.getloadavg()[0]:.2f} (other work on the machine skews the figures)"
-    )
+    print(f"load average at the end   : {os.getloadavg()[0]:.2f} (other work on the machine skews the figures)")
 
 
 if __name__ == "__main__":

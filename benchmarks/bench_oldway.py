@@ -48,9 +48,7 @@ def old_way(root: Path, backend) -> list[float]:
             (layers,) = backend.forward([load_audio(rec["path"])])
             hs = [h.cpu().numpy() for h in layers]
             grid = FrameGrid(first=lab.first_centre_samples, hop=float(lab.hop_samples))
-            al = align(
-                n_labels=lab.f0_hz.size, label_grid=grid, n_model=hs[0].shape[0], model_grid=backend.grid
-            )
+            al = align(n_labels=lab.f0_hz.size, label_grid=grid, n_model=hs[0].shape[0], model_grid=backend.grid)
             states[split].append([h[al.model_index] for h in hs])
             targets[split].append(lab.f0_hz[al.label_index])
     y_train, y_test = np.concatenate(targets["train"]), np.concatenate(targets["test"])

@@ -85,9 +85,7 @@ def main() -> None:
     print(f"probe / bare             : {t_probe / t_bare:.3f}   (target <= 1.2)")
     parts = ", ".join(f"{k} {v:.2f} s" for k, v in spent.items())
     print(f"inside run_probe         : {parts}; rest {t_probe - sum(spent.values()):.2f} s")
-    print(
-        f"load average at the end  : {os.getloadavg()[0]:.2f} (other work on the machine skews the figures)"
-    )
+    print(f"load average at the end  : {os.getloadavg()[0]:.2f} (other work on the machine skews the figures)")
 
 
 if __name__ == "__main__":

@@ -200,9 +200,7 @@ def make_diagram(out_dir: Path) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     default_out = Path(__file__).resolve().parent.parent / "img"
-    parser.add_argument(
-        "--out", type=Path, default=default_out, help=f"output folder (default: {default_out})"
-    )
+    parser.add_argument("--out", type=Path, default=default_out, help=f"output folder (default: {default_out})")
     args = parser.parse_args()
     for path in make_diagram(out_dir=args.out):
         print(path)

@@ -149,9 +149,7 @@ def save(fig: plt.Figure, out_dir: Path, name: str) -> list[Path]:
     fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight", facecolor="white")
     buffer.seek(0)
     with Image.open(buffer) as image:
-        image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(
-            paths[0], optimize=True
-        )
+        image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(paths[0], optimize=True)
     fig.savefig(paths[1], bbox_inches="tight", facecolor="white")
     plt.close(fig)
     return paths
@@ -249,9 +247,7 @@ def plot_layer_curves(results: list[Result], out_dir: Path, *, error: str = "rms
         )
         for tag in models
     ]
-    model_handles.append(
-        Line2D([], [], color="0.35", linestyle=":", linewidth=1.5, label="train-mean baseline")
-    )
+    model_handles.append(Line2D([], [], color="0.35", linestyle=":", linewidth=1.5, label="train-mean baseline"))
     if few_languages:
         colour_handles = [
             Line2D([], [], color=colour[code], linewidth=4, label=f"{names[code]} ({code})") for code in codes
@@ -329,13 +325,9 @@ def plot_contour_examples(
         reference = next(iter(by_model.values()))
         row = frames_by_model[reference.model_tag].set_index("id").loc[utterance]
         f0 = np.asarray(row.f0_hz, dtype=float)
-        seconds = (
-            reference.label_first_centre + reference.label_hop * np.asarray(row.label_index)
-        ) / SAMPLING_RATE
+        seconds = (reference.label_first_centre + reference.label_hop * np.asarray(row.label_index)) / SAMPLING_RATE
         voiced = f0 > 0
-        ax.plot(
-            seconds, np.where(voiced, f0, np.nan), color="black", linewidth=2.6, label="pYAAPT F0", zorder=3
-        )
+        ax.plot(seconds, np.where(voiced, f0, np.nan), color="black", linewidth=2.6, label="pYAAPT F0", zorder=3)
         for tag, res in by_model.items():
             row = frames_by_model[tag].set_index("id").loc[utterance]
             prediction = np.asarray(row.pred_f0_voiced, dtype=float)
@@ -367,9 +359,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "results_dir", type=Path, metavar="RESULTS_DIR", help="folder of results/<model>/<code>.json"
-    )
+    parser.add_argument("results_dir", type=Path, metavar="RESULTS_DIR", help="folder of results/<model>/<code>.json")
     parser.add_argument("--out", type=Path, default=Path("img"), help="output folder (default: img)")
     parser.add_argument(
         "--error",
@@ -380,9 +370,7 @@ def main() -> None:
     parser.add_argument(
         "--languages", nargs="+", metavar="CODE", help="language codes for contour_examples (default: all)"
     )
-    parser.add_argument(
-        "--max-languages", type=int, default=6, help="most panels in contour_examples (default: 6)"
-    )
+    parser.add_argument("--max-languages", type=int, default=6, help="most panels in contour_examples (default: 6)")
     args = parser.parse_args()
 
     results = load_results(args.results_dir)
@@ -392,10 +380,7 @@ def main() -> None:
         best = res.best_layer
         print(f"{res.model_tag:32s} {res.code:16s} best layer {best:3d}  voiced r = {res.r_at(best):.3f}")
     paths = plot_layer_curves(results, args.out, error=args.error)
-    paths += (
-        plot_contour_examples(results, args.out, languages=args.languages, max_languages=args.max_languages)
-        or []
-    )
+    paths += plot_contour_examples(results, args.out, languages=args.languages, max_languages=args.max_languages) or []
     for path in paths:
         print(path)
 
