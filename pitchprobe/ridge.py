@@ -130,7 +130,7 @@ def alpha_grid(sums: Sums) -> np.ndarray:
     if sums.n == 0:
         return np.array([0.0])
     mx = sums.sx / sums.n
-    trace = float((torch.diagonal(sums.xtx) - sums.n * mx * mx).sum())
+    trace = float((torch.diagonal(sums._gram) - sums.n * mx * mx).sum())
     scale = max(trace / sums.sx.numel(), np.finfo(float).tiny)
     return np.concatenate([[0.0], scale * 10.0 ** np.array(ALPHA_DECADES, dtype=float)])
 
@@ -143,13 +143,13 @@ def fit(sums: Sums, alphas: np.ndarray | list[float]) -> RidgeSolution:
     n = sums.n
     mx = sums.sx / n
     my = sums.sy / n
-    c_mat = sums.xtx - n * torch.outer(mx, mx)
+    c_upper = sums._gram - n * torch.outer(mx, mx)  # C, valid on and above the diagonal: all eigh reads
     c_vec = sums.xty - n * torch.outer(mx, my)
-    if c_mat.device.type == "cpu":
+    if c_upper.device.type == "cpu":
         # numpy's LAPACK: torch's takes several times longer here right after a forward pass
-        lam, vec = np.linalg.eigh(c_mat.numpy())
+        lam, vec = np.linalg.eigh(c_upper.numpy(), UPLO="U")
     else:
-        lam, vec = (t.cpu().numpy() for t in torch.linalg.eigh(c_mat))
+        lam, vec = (t.cpu().numpy() for t in torch.linalg.eigh(c_upper, UPLO="U"))
     z = vec.T @ c_vec.cpu().numpy()  # (D, Q)
     tol = max(lam.max(initial=0.0), 0.0) * lam.size * np.finfo(np.float64).eps
     coefs = []
@@ -170,11 +170,12 @@ def sse(sums: Sums, sol: RidgeSolution) -> np.ndarray:
     over the frames is needed.
     """
     shift = sums.shift.cpu().numpy()
-    xtx, xty = sums.xtx.cpu().numpy(), sums.xty.cpu().numpy()
+    upper, xty = np.triu(sums._gram.cpu().numpy()), sums.xty.cpu().numpy()
     sx, sy, yty = sums.sx.cpu().numpy(), sums.sy.cpu().numpy(), sums.yty.cpu().numpy()
     w = sol.coef  # (A, D, Q) on unshifted x; on shifted x the intercept is b + shift·w
     b = sol.intercept + np.einsum("d,adq->aq", shift, w)
-    quad = (w * np.matmul(xtx[None], w)).sum(1)  # wᵀ XᵀX w per alpha and target
+    # wᵀ XᵀX w per alpha and target, from the upper triangle U: XᵀX = U + Uᵀ - diag(U)
+    quad = 2 * (w * np.matmul(upper[None], w)).sum(1) - np.einsum("d,adq->aq", np.diagonal(upper), w * w)
     lin = np.einsum("adq,dq->aq", w, xty)
     wsx = np.einsum("adq,d->aq", w, sx)
     return yty - 2 * lin - 2 * b * sy + quad + 2 * b * wsx + sums.n * b * b
