@@ -64,7 +64,6 @@ class Sums:
         self.n = 0
         self.sx = torch.zeros(dim, dtype=f64, device=dev)
         self._gram = torch.zeros(dim, dim, dtype=f64, device=dev)  # XᵀX, valid on and above the diagonal
-        self._full: torch.Tensor | None = None  # the symmetric XᵀX, made when first asked for
         self.sy = torch.zeros(n_targets, dtype=f64, device=dev)
         self.xty = torch.zeros(dim, n_targets, dtype=f64, device=dev)
         self.yty = torch.zeros(n_targets, dtype=f64, device=dev)
@@ -74,7 +73,6 @@ class Sums:
         if x.shape[0] == 0:
             return
         xs = x.to(torch.float64) - self.shift
-        self._full = None
         self.n += int(x.shape[0])
         self.sx += xs.sum(0)
         _gram_upper(self._gram, xs)
@@ -86,7 +84,7 @@ class Sums:
         if other.shift is not self.shift and not torch.equal(other.shift, self.shift):
             raise ValueError("cannot add Sums with different shifts")
         out = Sums.__new__(Sums)
-        out.shift, out.n, out._full = self.shift, self.n + other.n, None
+        out.shift, out.n = self.shift, self.n + other.n
         for name in ("sx", "_gram", "sy", "xty", "yty"):
             setattr(out, name, getattr(self, name) + getattr(other, name))
         return out
@@ -94,14 +92,12 @@ class Sums:
     @property
     def xtx(self) -> torch.Tensor:
         """The full symmetric ``XᵀX`` (D, D), float64."""
-        if self._full is None:
-            self._full = torch.triu(self._gram) + torch.triu(self._gram, 1).T
-        return self._full
+        return torch.triu(self._gram) + torch.triu(self._gram, 1).T
 
     def columns(self, cols: slice) -> Sums:
         """The same sums for target columns ``cols`` alone (no copy of ``XᵀX``)."""
         out = Sums.__new__(Sums)
-        out.shift, out.n, out.sx, out._gram, out._full = self.shift, self.n, self.sx, self._gram, self._full
+        out.shift, out.n, out.sx, out._gram = self.shift, self.n, self.sx, self._gram
         out.sy, out.xty, out.yty = self.sy[cols], self.xty[:, cols], self.yty[cols]
         return out
 
