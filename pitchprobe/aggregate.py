@@ -44,12 +44,12 @@ COLUMNS = [
 ]
 
 
-def result_files(run_dir: Path) -> list[tuple[str, Path]]:
-    """``(kind, path)`` of every result JSON: kind ``within`` (results/) or ``transfer`` (transfer/)."""
+def load_results(run_dir: Path) -> list[tuple[str, Path, dict]]:
+    """``(kind, path, result)`` of every result JSON: kind ``within`` (results/) or ``transfer`` (transfer/)."""
     out = []
     for kind, sub in (("within", "results"), ("transfer", "transfer")):
         for p in sorted((Path(run_dir) / sub).rglob("*.json")):
-            out.append((kind, p))
+            out.append((kind, p, json.loads(p.read_text())))
     return out
 
 
@@ -61,16 +61,21 @@ def _metric_value(layer_res: dict, target: str, metric: str) -> tuple[float | No
 
 
 def tidy_table(
-    run_dir: Path, *, table: dict[str, Language] | None = None, n_boot: int = 1000, seed: int = 0
+    run_dir: Path,
+    *,
+    table: dict[str, Language] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    results: list[tuple[str, Path, dict]] | None = None,
 ) -> pd.DataFrame:
     """Collect every result under ``run_dir`` into the tidy table (see the module docstring).
 
     ``table`` (a language table) overrules the metadata stored with each
     result, so a user's tone classes apply without recomputation.
+    ``results`` is :func:`load_results`'s output, if the caller has it already.
     """
     rows = []
-    for kind, path in result_files(run_dir):
-        res = json.loads(path.read_text())
+    for kind, path, res in load_results(run_dir) if results is None else results:
         lang = dict(res["language"])
         if table and lang["code"] in table:
             lang.update({k: v for k, v in table[lang["code"]].as_record().items() if v is not None})

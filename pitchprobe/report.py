@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import figures
-from .aggregate import best_layers, tidy_table, write_tables
+from .aggregate import best_layers, load_results, tidy_table, write_tables
 from .atomic import atomic_path, write_json, write_text
 from .stats import compare_languages, group_permutation_test, utterance_stats
 
@@ -81,10 +81,9 @@ def _md_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _data_table(run_dir: Path) -> pd.DataFrame:
+def _data_table(within: list[tuple[Path, dict]]) -> pd.DataFrame:
     rows = {}
-    for p in sorted((Path(run_dir) / "results").rglob("*.json")):
-        res = json.loads(p.read_text())
+    for _, res in within:
         lang, c = res["language"], res["counts"]
         if lang["code"] in rows:
             continue
@@ -102,10 +101,9 @@ def _data_table(run_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(list(rows.values()))
 
 
-def _models_table(run_dir: Path) -> tuple[pd.DataFrame, dict]:
+def _models_table(within: list[tuple[Path, dict]]) -> tuple[pd.DataFrame, dict]:
     rows, software = {}, {}
-    for p in sorted((Path(run_dir) / "results").rglob("*.json")):
-        res = json.loads(p.read_text())
+    for p, res in within:
         m = res["model"]
         software = res.get("software", software)
         rows[p.parent.name] = {
@@ -121,12 +119,10 @@ def _models_table(run_dir: Path) -> tuple[pd.DataFrame, dict]:
     return pd.DataFrame(list(rows.values())), software
 
 
-def _commands(run_dir: Path) -> list[str]:
+def _commands(run_dir: Path, within: list[tuple[Path, dict]]) -> list[str]:
     cfg_path = Path(run_dir) / "config.json"
     if not cfg_path.is_file():
-        cmds = set()
-        for p in sorted((Path(run_dir) / "results").rglob("*.json")):
-            cmds.add(" ".join(json.loads(p.read_text()).get("command", [])))
+        cmds = {" ".join(res.get("command", [])) for _, res in within}
         return sorted(cmds) + [f"pitchprobe report {shlex.quote(str(run_dir))}"]
     cfg = json.loads(cfg_path.read_text())
     cmd = ["pitchprobe", "study", "--langs", ",".join(cfg["langs"]), "--models", ",".join(cfg["models"])]
@@ -151,7 +147,9 @@ def make_report(
     run_dir = Path(run_dir)
     cfg = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}
     table = load_table(cfg.get("languages_table"))
-    df = tidy_table(run_dir, table=table, n_boot=bootstrap, seed=seed)
+    results = load_results(run_dir)
+    within = [(p, res) for kind, p, res in results if kind == "within"]
+    df = tidy_table(run_dir, table=table, n_boot=bootstrap, seed=seed, results=results)
     write_tables(df, run_dir / "tables")
     if df.empty:
         write_text(run_dir / "report.md", "# pitchprobe study\n\nNo results yet.\n")
@@ -188,9 +186,9 @@ def make_report(
     if ex is not None:
         figs.append(("(g) Data examples", ex))
 
-    data_tab = _data_table(run_dir)
-    models_tab, software = _models_table(run_dir)
-    first = json.loads(next((run_dir / "results").rglob("*.json")).read_text())
+    data_tab = _data_table(within)
+    models_tab, software = _models_table(within)
+    first = (within[0] if within else results[0][1:])[1]
     test_rows = []
     for kind in ("tone_class", "lang_group"):
         for tag, t in tests[kind].items():
@@ -240,7 +238,7 @@ def make_report(
     ]
     if summary is not None:
         sections.insert(1, ("Run summary", summary.text()))
-    cmds = _commands(run_dir)
+    cmds = _commands(run_dir, within)
     _write_markdown(run_dir, sections, figs, cmds)
     return _write_html(run_dir, sections, figs, cmds)
 
