@@ -1,6 +1,6 @@
 """`python make_pitch_data.py ...` = `pitchprobe labels ...` (see `python make_pitch_data.py --help`)."""
 
-from pitchprobe.cli import script_main
+from pitchprobe.cli.main import script_main
 
 if __name__ == "__main__":
     script_main("labels")

@@ -43,11 +43,11 @@ def build(root: Path, counts: dict[str, int], *, labels: bool, seed: int = 0) ->
     What an earlier run left in ``root`` (corpus, audio, manifests, labels, results) is removed first, so
     a reused ``--work-dir`` never mixes sizes. Returns audio seconds per split (from the manifest).
     """
-    from pitchprobe.gather import LocalSource, gather
-    from pitchprobe.languages import load_table
-    from pitchprobe.manifest import read_manifest
-    from pitchprobe.pitch import make_labels
-    from pitchprobe.synth import DEMO_LANGUAGES, write_corpus
+    from pitchprobe.data.fleurs import LocalSource, gather
+    from pitchprobe.data.languages import load_table
+    from pitchprobe.data.manifest import read_manifest
+    from pitchprobe.data.synth import DEMO_LANGUAGES, write_corpus
+    from pitchprobe.labels.pitch import make_labels
 
     for sub in ("corpus", "audio", "manifests", "labels", "results"):
         shutil.rmtree(root / sub, ignore_errors=True)

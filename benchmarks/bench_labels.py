@@ -58,8 +58,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="rounds of the three ways; the fastest of each counts")
     ap.add_argument("--work-dir", help="keep the corpus here (default: a temporary folder)")
     args = ap.parse_args()
-    from pitchprobe.manifest import read_manifest
-    from pitchprobe.pitch import make_labels
+    from pitchprobe.data.manifest import read_manifest
+    from pitchprobe.labels.pitch import make_labels
 
     minutes = args.minutes or (1.0 if args.quick else 5.0)
     cores = os.cpu_count() or 1

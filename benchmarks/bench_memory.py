@@ -30,12 +30,12 @@ from _common import CODE, build, load_backend, peak_rss_mib, split_counts, timed
 
 def child(root: Path, model: str) -> None:
     """Run in a fresh process: load, probe, print one JSON line of peaks (MiB) and times (s)."""
-    from pitchprobe.probe import run_probe
+    from pitchprobe.probe.run import run_probe
 
     backend, t_load = timed(load_backend, model, root.parent)
     before = peak_rss_mib()
     res, t_probe = timed(run_probe, CODE, root=root, backend=backend, progress=False)
-    assert not res["failures"], res["failures"]
+    assert not res.failures, res.failures
     out = {"load_s": t_load, "probe_s": t_probe, "peak_after_load_mib": before, "peak_mib": peak_rss_mib()}
     print(json.dumps(out))
 

@@ -4,7 +4,7 @@ A synthetic corpus (one pseudo-language, train/dev/test 3:1:1) is gathered and l
 fresh child process (so peak RSS, ``ru_maxrss``, is its own), with the model loaded once (load time apart):
 
 - old: hidden states of every layer of every train and test utterance kept in lists of numpy arrays,
-  aligned to the labels with ``pitchprobe.align.align`` (``backend.grid`` and the label record's
+  aligned to the labels with ``pitchprobe.core.align.align`` (``backend.grid`` and the label record's
   ``FrameGrid``), stacked, and one scikit-learn ``LinearRegression`` per layer fitted on train (float64)
   and scored on test: MSE in Hz^2 over all aligned frames, unvoiced = 0 Hz;
 - new: ``run_probe(alpha=0)``: least squares from streamed sums, fitted on train only (it also forwards
@@ -33,10 +33,10 @@ def old_way(root: Path, backend) -> list[float]:
     """Per-layer test MSE (Hz^2) the prototype's way: everything in memory, sklearn per layer."""
     from sklearn.linear_model import LinearRegression
 
-    from pitchprobe.align import FrameGrid, align
-    from pitchprobe.audio import load_audio
-    from pitchprobe.manifest import read_manifest
-    from pitchprobe.pitch import read_labels
+    from pitchprobe.core.align import FrameGrid, align
+    from pitchprobe.core.audio import load_audio
+    from pitchprobe.data.manifest import read_manifest
+    from pitchprobe.labels.pitch import read_labels
 
     states: dict[str, list[list[np.ndarray]]] = {}  # split -> utterance -> layer -> (T, D) float32
     targets: dict[str, list[np.ndarray]] = {}
@@ -62,9 +62,9 @@ def old_way(root: Path, backend) -> list[float]:
 
 
 def new_way(root: Path, backend) -> list[float]:
-    from pitchprobe.probe import run_probe
+    from pitchprobe.probe.run import run_probe
 
-    res = run_probe(CODE, root=root, backend=backend, alpha=0.0, progress=False)
+    res = run_probe(CODE, root=root, backend=backend, alpha=0.0, progress=False).to_dict()
     assert not res["failures"], res["failures"]
     return [r["f0_all"]["mse_hz2"] for r in res["layers"]]
 
@@ -73,7 +73,7 @@ def child(root: Path, model: str, way: str) -> None:
     """Run in a fresh process: load, run one way, print one JSON line."""
     import pyarrow.parquet  # noqa: F401 - imports each way needs, outside its timing
 
-    import pitchprobe.probe  # noqa: F401
+    import pitchprobe.probe.run  # noqa: F401
 
     if way == "old":
         import sklearn.linear_model  # noqa: F401

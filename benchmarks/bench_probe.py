@@ -56,9 +56,9 @@ def main() -> None:
     ap.add_argument("--model", choices=("hubert", "fbank"), default="hubert")
     ap.add_argument("--work-dir", help="keep the corpus here (default: a temporary folder)")
     args = ap.parse_args()
-    from pitchprobe import ridge
-    from pitchprobe.manifest import read_manifest
-    from pitchprobe.probe import run_probe
+    from pitchprobe.data.manifest import read_manifest
+    from pitchprobe.probe import ridge
+    from pitchprobe.probe.run import run_probe
 
     total = 60 * (args.minutes or (0.5 if args.quick else 2.0))
     with work_dir(args.work_dir) as root:
@@ -79,7 +79,7 @@ def main() -> None:
         clocked(ridge.Sums, "add", spent)  # float64 X^T X of train and dev frames
         clocked(type(backend), "forward", spent)
         res, t_probe = timed(run_probe, CODE, root=root, backend=backend, progress=False)
-    assert not res["failures"], res["failures"]
+    assert not res.failures, res.failures
     print(f"bare forward, all splits : {t_bare:7.2f} s  ({audio / t_bare:.1f} audio s / s)")
     print(f"run_probe                : {t_probe:7.2f} s  ({audio / t_probe:.1f} audio s / s)")
     print(f"probe / bare             : {t_probe / t_bare:.3f}   (target <= 1.2)")

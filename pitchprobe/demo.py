@@ -1,11 +1,11 @@
 """The offline demo: a synthetic FLEURS-layout corpus with known F0, end to end.
 
-1. :func:`pitchprobe.synth.write_corpus` writes three pseudo-languages (level
+1. :func:`pitchprobe.data.synth.write_corpus` writes three pseudo-languages (level
    tones, contour tones, intonation only), speakers in low and high registers,
    voiced and unvoiced stretches, in the FLEURS repository layout.
 2. ``gather`` reads it through ``--source``, ``labels`` runs pYAAPT, and the
    labels are compared with the true F0.
-3. A small study (:mod:`pitchprobe.study`) probes every language with S3PRL
+3. A small study (:mod:`pitchprobe.study.run`) probes every language with S3PRL
    ``fbank`` and a random-init HuBERT-base (transformers ``HubertConfig()``:
    no download), adds transfer from ``zz_intonation``, and writes the tables,
    figures and ``study/report.html``.
@@ -13,13 +13,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .paths import data_dir as default_data_dir
+from pitchprobe.core.layout import data_dir as default_data_dir
 
 
 def label_accuracy(*, root: Path, corpus: Path, code: str, split: str = "test") -> dict:
@@ -32,8 +31,8 @@ def label_accuracy(*, root: Path, corpus: Path, code: str, split: str = "test") 
         on voiced/unvoiced); ``median_abs_rel_error`` and ``gross_error_rate``
         (fraction off by more than 20 %) over frames both call voiced.
     """
-    from .pitch import read_labels
-    from .synth import true_f0_at
+    from pitchprobe.data.synth import true_f0_at
+    from pitchprobe.labels.pitch import read_labels
 
     agree = total = 0
     rel = []
@@ -67,11 +66,12 @@ def run_demo(
     """Run the whole demo; print tables and where the results are. Returns ``{(code, model): result}``."""
     from transformers import HubertConfig
 
-    from .cli import summary_text
-    from .gather import LocalSource, gather
-    from .languages import load_table
-    from .pitch import make_labels
-    from .synth import write_corpus
+    from pitchprobe.analysis.aggregate import load_results
+    from pitchprobe.data.fleurs import LocalSource, gather
+    from pitchprobe.data.languages import load_table
+    from pitchprobe.data.synth import write_corpus
+    from pitchprobe.labels.pitch import make_labels
+    from pitchprobe.probe.console import summary_text
 
     t0 = time.perf_counter()
     root = Path(data_dir).expanduser().resolve() if data_dir else default_data_dir() / "demo"
@@ -92,7 +92,7 @@ def run_demo(
             f"{acc['voicing_agreement']:.1%}, median |error| {acc['median_abs_rel_error']:.2%}, "
             f"gross errors (>20 %) {acc['gross_error_rate']:.1%}"
         )
-    from .study import StudyConfig, run_study
+    from pitchprobe.study.run import StudyConfig, run_study
 
     hubert_dir = root / "models" / "hubert-base-config"
     HubertConfig().save_pretrained(hubert_dir)  # config only: the architecture of hubert-base, no download
@@ -113,19 +113,18 @@ def run_demo(
     summary = run_study(cfg, progress=progress)
     print(summary.text())
     results = {}
-    for path in sorted((root / "study" / "results").rglob("*.json")):
-        res = json.loads(path.read_text())
-        res["output"] = str(path)
-        print(summary_text(res))
-        results[(res["language"]["code"], path.parent.name)] = res
-    report = root / "study" / "report.html"
+    for kind, res in load_results(Path(cfg.run_dir)):
+        if kind == "within":
+            print(summary_text(res))
+            results[(res.code, res.tag)] = res
+    report = summary.report
     print(f"\ndone in {time.perf_counter() - t0:.0f} s.")
-    print(f"Report (open it in a browser): {report}  (Markdown twin: {report.with_suffix('.md')})")
+    print(f"Report (open it in a browser): {report}  (Markdown twin: {Path(report).with_suffix('.md')})")
     print(f"Results, tables and figures: {root / 'study'}")
     print("Rerun any stage yourself, e.g.:")
     print(f"  python linear_regress.py zz_level --model fbank --data-dir {root} --languages {corpus / 'languages.tsv'}")
     if open_report:
         import webbrowser
 
-        webbrowser.open(report.as_uri())
+        webbrowser.open(Path(report).as_uri())
     return results

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pitchprobe.gather import LocalSource, gather
-from pitchprobe.languages import load_table
-from pitchprobe.pitch import make_labels
-from pitchprobe.synth import write_corpus
+from pitchprobe.data.fleurs import LocalSource, gather
+from pitchprobe.data.languages import load_table
+from pitchprobe.data.synth import write_corpus
+from pitchprobe.labels.pitch import make_labels
 
 SHARED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "fleurs-examples"
 TINY = {"train": 6, "dev": 3, "test": 3}

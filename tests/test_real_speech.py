@@ -7,15 +7,16 @@ import pytest
 import soundfile as sf
 from sklearn.linear_model import LinearRegression
 
-from pitchprobe.audio import load_audio
-from pitchprobe.cli import main
-from pitchprobe.manifest import read_manifest
+from pitchprobe.cli.main import main
+from pitchprobe.core.audio import load_audio
+from pitchprobe.data.manifest import read_manifest
+from pitchprobe.labels.pitch import read_labels
 from pitchprobe.models import load_model
-from pitchprobe.pitch import read_labels
+from tests.conftest import SHARED_EXAMPLES
+from tests.labels.test_pitch import reference
+from tests.probe.test_run import aligned_frames
 
-from .conftest import SHARED_EXAMPLES
-from .test_pitch import reference
-from .test_probe import aligned_frames
+pytestmark = pytest.mark.slow  # every test here runs a study or the whole pipeline
 
 pytestmark = pytest.mark.skipif(not SHARED_EXAMPLES.is_dir(), reason="../shared/data/fleurs-examples not present")
 SPLIT_OF_CHUNK = ["train", "train", "train", "train", "dev", "dev", "test", "test"]

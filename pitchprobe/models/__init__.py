@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UnknownNameError
-from .base import Backend, limit_heap_growth, resolve_device
+from pitchprobe.core.errors import UnknownNameError
+from pitchprobe.models.base import Backend, limit_heap_growth, resolve_device
+from pitchprobe.models.identity import ModelIdentity
 
-__all__ = ["Backend", "load_model", "resolve_device"]
+__all__ = ["Backend", "ModelIdentity", "load_model", "resolve_device"]
+
+DEFAULT_MODEL = "hubert"
+DEFAULT_BATCH_SIZE = 8  # utterances per forward (layer-norm models only)
 
 
 def load_model(
@@ -25,7 +29,7 @@ def load_model(
     random_init: bool = False,
     device: str = "auto",
     seed: int = 0,
-    batch_size: int = 1,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     s3prl_ckpt: str | None = None,
 ) -> Backend:
     """Load a model for feature extraction (``.eval()``, no gradients).
@@ -50,14 +54,30 @@ def load_model(
     ------
     UnknownNameError
         If ``name`` is none of the above; the message lists the S3PRL names.
+
+    Notes
+    -----
+    Process-wide effect: loading a model sets glibc's ``M_MMAP_THRESHOLD``
+    (``mallopt``) for the whole process, so that memory stays flat over many
+    utterances of different lengths (:func:`pitchprobe.models.base.limit_heap_growth`).
+    The random init is seeded inside a fork of torch's RNG state: the caller's
+    global seed and RNG stream are not touched.
     """
+    identity = ModelIdentity.resolve(name, random_init=random_init, seed=seed, s3prl_ckpt=s3prl_ckpt)
+    backend = _load(identity, device=device, batch_size=batch_size)
+    backend.identity = identity
+    return backend
+
+
+def _load(identity: ModelIdentity, *, device: str, batch_size: int) -> Backend:
     dev = resolve_device(device)
     limit_heap_growth()
-    if Path(name).expanduser().is_dir() or "/" in name:
-        from .hf import HFBackend
+    name, random_init, seed = identity.name, identity.random_init, identity.seed
+    if Path(name).is_dir() or "/" in name:
+        from pitchprobe.models.hf import HFBackend
 
         return HFBackend(name, random_init=random_init, device=dev, seed=seed, batch_size=batch_size)
-    from .s3prl import S3PRLBackend, s3prl_names
+    from pitchprobe.models.s3prl import S3PRLBackend, s3prl_names
 
     names = s3prl_names()
     if name not in names:
@@ -67,4 +87,4 @@ def load_model(
             names,
             hint="Or give a Hugging Face model id (org/name) or a local save_pretrained directory.",
         )
-    return S3PRLBackend(name, random_init=random_init, device=dev, seed=seed, ckpt=s3prl_ckpt)
+    return S3PRLBackend(name, random_init=random_init, device=dev, seed=seed, ckpt=identity.s3prl_ckpt)

@@ -7,8 +7,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..align import FrameGrid
-from ..errors import PitchProbeError, UnknownNameError
+from pitchprobe.core.align import FrameGrid
+from pitchprobe.core.errors import PitchProbeError, UnknownNameError
+from pitchprobe.models.identity import ModelIdentity
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -148,8 +149,22 @@ class Backend:
                 raise PitchProbeError(f"{self.name} gave {sorted(got)} frames for {len(w)} samples, expected {want}")
         return out
 
+    @property
+    def tag(self) -> str:
+        """Folder name of this model's results (:attr:`ModelIdentity.tag`)."""
+        return self.model_identity.tag
+
+    @property
+    def model_identity(self) -> ModelIdentity:
+        ident = getattr(self, "identity", None)
+        if ident is None:  # a backend built directly, not by load_model
+            ident = ModelIdentity.resolve(self.name, random_init=self.random_init, seed=getattr(self, "seed", 0) or 0)
+        return ident
+
     def describe(self) -> dict:
         return {
+            "identity": self.model_identity.as_dict(),
+            "tag": self.tag,
             "name": self.name,
             "backend": type(self).__name__,
             "random_init": self.random_init,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from ..errors import PitchProbeError
-from .base import Backend
+from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.models.base import Backend
 
 
 def receptive_field(kernels: list[int], strides: list[int]) -> tuple[int, int]:
@@ -48,8 +48,9 @@ class HFBackend(Backend):
             )
         try:
             if random_init:
-                torch.manual_seed(seed)
-                model = AutoModel.from_config(config)
+                with torch.random.fork_rng(devices=[]):  # seeded init; the caller's RNG state is left as it was
+                    torch.manual_seed(seed)
+                    model = AutoModel.from_config(config)
             else:
                 model = AutoModel.from_pretrained(source)
         except (OSError, ValueError) as e:

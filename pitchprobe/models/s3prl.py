@@ -15,8 +15,8 @@ import logging
 
 import torch
 
-from ..errors import PitchProbeError
-from .base import Backend, measure_window
+from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.models.base import Backend, measure_window
 
 _NOT_UPSTREAMS = {"Path", "FileLock", "load_and_convert_fairseq_ckpt", "customized_upstream"}
 
@@ -45,9 +45,10 @@ class S3PRLBackend(Backend):
         self.random_init = random_init
         self.seed = seed
         self.device = device
-        torch.manual_seed(seed)
         try:
-            upstream = S3PRLUpstream(name, path_or_url=ckpt, randomize=random_init)
+            with torch.random.fork_rng(devices=[]):  # seeded init; the caller's RNG state is left as it was
+                torch.manual_seed(seed)
+                upstream = S3PRLUpstream(name, path_or_url=ckpt, randomize=random_init)
         except (OSError, RuntimeError, ValueError, TypeError, KeyError) as e:
             raise PitchProbeError(f"cannot load S3PRL upstream {name!r}: {type(e).__name__}: {e}") from e
         self.model = upstream.eval().to(device)

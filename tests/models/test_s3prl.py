@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pitchprobe.errors import UnknownNameError
+from pitchprobe.core.errors import UnknownNameError
 from pitchprobe.models import load_model, resolve_device
 
 

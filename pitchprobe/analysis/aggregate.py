@@ -1,0 +1,161 @@
+"""One tidy table of every result in a run directory.
+
+One row per (language, model, train language, layer, predictor, target,
+metric), with the language metadata (lang_id, name, FLEURS group, tone class),
+the value, a bootstrap interval over test utterances, and the number of test
+utterances and frames behind it. The mean floor has ``predictor = "train_mean"``
+and ``layer = -1``. Within-language rows have ``train_language == code``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pitchprobe.analysis.stats import bootstrap, utterance_stats
+from pitchprobe.core.atomic import atomic_path
+from pitchprobe.core.layout import RunLayout
+from pitchprobe.data.languages import Language
+from pitchprobe.probe.metrics import HIGHER_IS_BETTER, METRICS, TARGETS
+from pitchprobe.probe.results import LayerMetrics, ProbeResult, read_result
+
+COLUMNS = [
+    "code",
+    "lang_id",
+    "language",
+    "lang_group",
+    "tone_class",
+    "model",
+    "model_tag",
+    "random_init",
+    "train_language",
+    "kind",
+    "layer",
+    "predictor",
+    "target",
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n_utterances",
+    "n_frames",
+    "alpha",
+    "dev_mse",
+]
+
+
+def load_results(run_dir: Path) -> list[tuple[str, ProbeResult]]:
+    """``(kind, result)`` of every result in a run directory: kind ``within`` (results/) or ``transfer``.
+
+    Raises
+    ------
+    SchemaError
+        For a result this version cannot read (written before results had a schema).
+    """
+    return [(kind, read_result(p)) for kind, p in RunLayout(run_dir).result_jsons()]
+
+
+def _metric_value(lm: LayerMetrics, target: str, metric: str) -> tuple[float | None, int | None]:
+    if metric.startswith("mse"):
+        return getattr(lm.f0_all, metric), lm.f0_all.frames
+    v = lm.target(target).voiced
+    return getattr(v, metric), v.voiced_frames
+
+
+def tidy_table(
+    run_dir: Path,
+    *,
+    table: dict[str, Language] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    results: list[tuple[str, ProbeResult]] | None = None,
+) -> pd.DataFrame:
+    """Collect every result under ``run_dir`` into the tidy table (see the module docstring).
+
+    ``table`` (a language table) overrules the metadata stored with each
+    result, so a user's tone classes apply without recomputation.
+    ``results`` is :func:`load_results`'s output, if the caller has it already.
+    """
+    rows = []
+    for kind, res in load_results(run_dir) if results is None else results:
+        lang = dict(res.language)
+        if table and lang["code"] in table:
+            lang.update({k: v for k, v in table[lang["code"]].as_record().items() if v is not None})
+        pred = Path(res.output).with_name(Path(res.output).stem + ".predictions.parquet") if res.output else None
+        cis = bootstrap(utterance_stats(pred), n_boot=n_boot, seed=seed) if pred and pred.is_file() else {}
+        base = {
+            "code": lang["code"],
+            "lang_id": lang.get("lang_id"),
+            "language": lang.get("language"),
+            "lang_group": lang.get("lang_group"),
+            "tone_class": lang.get("tone_class"),
+            "model": res.model["name"],
+            "model_tag": res.tag,
+            "random_init": res.model["random_init"],
+            "train_language": res.train_language,
+            "kind": kind,
+            "n_utterances": res.counts["test"].utterances,
+        }
+        predictors = [(lm.layer, "probe", lm) for lm in res.layers] + [(-1, "train_mean", res.baseline_train_mean)]
+        for layer, predictor, lm in predictors:
+            for target in TARGETS:
+                scores = lm.target(target)
+                for metric in METRICS[target]:
+                    value, frames = _metric_value(lm, target, metric)
+                    lo = hi = np.nan
+                    if predictor == "probe" and (target, metric) in cis:
+                        lo, hi = (float(x[layer]) for x in cis[(target, metric)])
+                    rows.append(
+                        {
+                            **base,
+                            "layer": layer,
+                            "predictor": predictor,
+                            "target": target,
+                            "metric": metric,
+                            "value": np.nan if value is None else float(value),
+                            "ci_low": lo,
+                            "ci_high": hi,
+                            "n_frames": frames,
+                            "alpha": scores.alpha if predictor == "probe" else None,
+                            "dev_mse": scores.dev_mse if predictor == "probe" else None,
+                        }
+                    )
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def write_tables(df: pd.DataFrame, out_dir: Path) -> tuple[Path, Path]:
+    """``results.csv`` and ``results.parquet`` in ``out_dir``, atomically."""
+    csv, parquet = Path(out_dir) / "results.csv", Path(out_dir) / "results.parquet"
+    with atomic_path(csv) as tmp:
+        df.to_csv(tmp, index=False)
+    with atomic_path(parquet) as tmp:
+        df.to_parquet(tmp, index=False)
+    return csv, parquet
+
+
+def best_layers(df: pd.DataFrame, *, target: str = "f0_voiced", metric: str = "r") -> pd.DataFrame:
+    """Best probe layer per (model, train language, language), with its ``metric`` row.
+
+    The best layer is the one whose ``target`` probe has the lowest dev MSE,
+    so it is chosen without looking at the test split. Only where no dev split
+    exists (own recordings split without one) does the test metric decide;
+    the column ``chosen_on`` says which (``dev`` or ``test``).
+    """
+
+    sel = df[(df.predictor == "probe") & (df.target == target) & (df.metric == metric)].dropna(subset=["value"])
+    if sel.empty:
+        return sel.assign(chosen_on=pd.Series(dtype=str))
+    picks, on = [], []
+    for _, g in sel.groupby(["model_tag", "train_language", "code"], sort=True):
+        dev = pd.to_numeric(g["dev_mse"], errors="coerce")
+        if dev.notna().any():
+            picks.append(dev.idxmin())
+            on.append("dev")
+        else:
+            picks.append(g["value"].idxmax() if HIGHER_IS_BETTER[metric] else g["value"].idxmin())
+            on.append("test")
+    out = sel.loc[picks].reset_index(drop=True)
+    out["chosen_on"] = on
+    return out

@@ -1,0 +1,276 @@
+"""The study's figures (matplotlib; PNG and SVG; Okabe-Ito colour-blind-safe palette).
+
+Every function takes the tidy table (:mod:`pitchprobe.analysis.aggregate`), draws one
+figure, saves ``<out_dir>/<name>.png`` and ``.svg``, and returns the PNG path.
+The metric shown is chosen by ``target``/``metric`` (default: Pearson r of the
+voiced-F0 probe, which is comparable across languages with different F0 ranges).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import textwrap
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from pitchprobe.analysis.aggregate import best_layers
+from pitchprobe.core.audio import SAMPLING_RATE
+from pitchprobe.core.layout import RunLayout
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+HIGHLIGHT = "en_us"
+STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "figure.dpi": 110}
+
+
+def _styled(draw):
+    """Draw under :data:`STYLE` (a ``matplotlib.rc_context``): the caller's rcParams are left as they were."""
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(STYLE):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
+def _subplots(*args, figsize, **kwargs):
+    """A figure of its own (no pyplot, so no global backend or figure registry is touched) and its axes."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
+
+
+def _label(target: str, metric: str) -> str:
+    names = {"r": "Pearson r", "r2": "R²", "rmse_hz": "RMSE (Hz)", "rmse_cents": "RMSE (cents)", "mse_hz2": "MSE (Hz²)"}
+    probes = {"f0_all": "F0 probe, all frames", "f0_voiced": "F0 probe, voiced", "logf0_voiced": "log-F0 probe, voiced"}
+    return f"{names.get(metric, metric)} — {probes.get(target, target)}"
+
+
+def _save(fig, out_dir: Path, name: str) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = out_dir / f"{name}.png"
+    fig.savefig(png, bbox_inches="tight", dpi=130)
+    fig.savefig(out_dir / f"{name}.svg", bbox_inches="tight")
+    return png
+
+
+def _within(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df.kind == "within"]
+
+
+def _model_order(df: pd.DataFrame) -> list[str]:
+    tags = list(dict.fromkeys(df.model_tag))
+    return sorted(tags, key=lambda t: (t.endswith("-random"), t))
+
+
+@_styled
+def best_layer_per_language(df, out_dir, *, target="f0_voiced", metric="r") -> Path:
+    """(a) Best-layer metric per language, sorted, English highlighted, mean line, bootstrap whiskers."""
+    best = best_layers(_within(df), target=target, metric=metric)
+    models = _model_order(best)
+    n_lang = best.code.nunique()
+    fig, axes = _subplots(len(models), 1, figsize=(max(6, 0.22 * n_lang + 2), 2.6 * len(models)), squeeze=False)
+    for ax, tag in zip(axes[:, 0], models):
+        b = best[best.model_tag == tag].sort_values("value")
+        x = np.arange(len(b))
+        colors = [OKABE_ITO[3] if c == HIGHLIGHT else OKABE_ITO[0] for c in b.code]
+        ax.bar(x, b.value, color=colors)
+        # a percentile interval need not contain the estimate: whiskers never go negative
+        err = np.clip(np.vstack([b.value - b.ci_low, b.ci_high - b.value]), 0, None)
+        if np.isfinite(err).any():
+            ax.errorbar(x, b.value, yerr=np.nan_to_num(err), fmt="none", ecolor="0.3", lw=0.8, capsize=2)
+        ax.axhline(b.value.mean(), color=OKABE_ITO[1], ls="--", lw=1.2, label=f"mean {b.value.mean():.3f}")
+        ax.set_xticks(x, b.code, rotation=90, fontsize=8 if n_lang > 30 else 9)
+        ax.set_title(f"{tag}: best layer per language")
+        ax.set_ylabel(_label(target, metric), fontsize=8)
+        ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, out_dir, "a_best_layer_per_language")
+
+
+@_styled
+def layers_by_language(df, out_dir, *, target="f0_voiced", metric="r") -> list[Path]:
+    """(b) Layer x language heatmap and the per-layer mean with its spread, one figure per model."""
+    sel = _within(df)
+    sel = sel[(sel.predictor == "probe") & (sel.target == target) & (sel.metric == metric)]
+    out = []
+    for tag in _model_order(sel):
+        m = sel[sel.model_tag == tag].pivot_table(index="code", columns="layer", values="value")
+        fig, (ax1, ax2) = _subplots(
+            1, 2, figsize=(11, max(3, 0.16 * len(m) + 1.5)), gridspec_kw={"width_ratios": [3, 2]}
+        )
+        im = ax1.imshow(m.values, aspect="auto", cmap="viridis")
+        ax1.set_yticks(range(len(m)), m.index, fontsize=7 if len(m) > 30 else 9)
+        ax1.set_xticks(range(m.shape[1]), m.columns)
+        ax1.set_xlabel("layer")
+        ax1.set_title(f"{tag}: every layer, every language")
+        fig.colorbar(im, ax=ax1, label=_label(target, metric))
+        mean, lo, hi = m.mean(0), m.quantile(0.1), m.quantile(0.9)
+        ax2.plot(m.columns, mean, "o-", color=OKABE_ITO[0], label="mean over languages")
+        ax2.fill_between(m.columns, lo, hi, color=OKABE_ITO[0], alpha=0.2, label="10–90 % of languages")
+        if HIGHLIGHT in m.index:
+            ax2.plot(m.columns, m.loc[HIGHLIGHT], "s--", color=OKABE_ITO[3], label=HIGHLIGHT)
+        ax2.set_xlabel("layer")
+        ax2.set_ylabel(_label(target, metric), fontsize=8)
+        ax2.legend(fontsize=8)
+        fig.tight_layout()
+        out.append(_save(fig, out_dir, f"b_layers_by_language_{tag}"))
+    return out
+
+
+@_styled
+def _grouped(df, out_dir, column, name, title, *, target, metric, tests=None) -> Path:
+    best = best_layers(_within(df), target=target, metric=metric)
+    models = _model_order(best)
+    fig, axes = _subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False, sharey=True)
+    for ax, tag in zip(axes[0], models):
+        b = best[best.model_tag == tag]
+        groups = sorted(b[column].dropna().unique())
+        data = [b[b[column] == g].value.to_numpy() for g in groups]
+        ax.boxplot(data, showfliers=False, widths=0.5)
+        rng = np.random.default_rng(0)
+        for i, d in enumerate(data, start=1):
+            ax.scatter(i + rng.uniform(-0.12, 0.12, d.size), d, s=14, color=OKABE_ITO[i % 7], zorder=3)
+        names = [textwrap.fill(str(g).replace("_", " "), 12) for g in groups]
+        ax.set_xticks(range(1, len(groups) + 1), names, fontsize=8 if len(groups) > 4 else 9)
+        t = (tests or {}).get(tag)
+        extra = f"\npermutation p = {t['p_value']:.3g}" if t and t.get("p_value") is not None else ""
+        ax.set_title(f"{tag}{extra}")
+    axes[0, 0].set_ylabel(_label(target, metric), fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, out_dir, name)
+
+
+def by_group(df, out_dir, *, target="f0_voiced", metric="r", tests=None) -> Path:
+    """(c) Best-layer metric by FLEURS language group."""
+    return _grouped(
+        df, out_dir, "lang_group", "c_by_language_group", "By language group", target=target, metric=metric, tests=tests
+    )
+
+
+def by_tone_class(df, out_dir, *, target="f0_voiced", metric="r", tests=None) -> Path:
+    """(d) Best-layer metric by tone class, with the permutation test's p-value."""
+    return _grouped(
+        df, out_dir, "tone_class", "d_by_tone_class", "By tone class", target=target, metric=metric, tests=tests
+    )
+
+
+@_styled
+def models_by_layer(df, out_dir, *, target="f0_voiced", metric="r") -> Path:
+    """(e) Models compared layer by layer (mean over languages, 10–90 % band); random-init controls dashed."""
+    sel = _within(df)
+    sel = sel[(sel.predictor == "probe") & (sel.target == target) & (sel.metric == metric)]
+    fig, ax = _subplots(figsize=(7, 4))
+    base = [t for t in _model_order(sel) if not t.endswith("-random")]
+    for tag in _model_order(sel):
+        m = sel[sel.model_tag == tag].pivot_table(index="code", columns="layer", values="value")
+        root = tag.removesuffix("-random")
+        color = OKABE_ITO[base.index(root) % 8] if root in base else OKABE_ITO[7]
+        style = "--" if tag.endswith("-random") else "-"
+        mean = m.mean(0)
+        if len(mean) == 1:  # a single-layer baseline (fbank, mfcc): a level line
+            ax.axhline(mean.iloc[0], color=color, ls=style, label=tag)
+            continue
+        ax.plot(mean.index, mean, style, marker="o", color=color, label=tag)
+        ax.fill_between(mean.index, m.quantile(0.1), m.quantile(0.9), color=color, alpha=0.12)
+    ax.set_xlabel("layer")
+    ax.set_ylabel(_label(target, metric), fontsize=8)
+    ax.set_title("Models compared layer by layer (mean over languages)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, out_dir, "e_models_by_layer")
+
+
+@_styled
+def transfer(df, out_dir, *, target="f0_voiced", metric="r") -> Path | None:
+    """(f) Transfer matrix (train x test language) and transfer against within-language scores."""
+    tr = df[(df.kind == "transfer") & (df.predictor == "probe") & (df.target == target) & (df.metric == metric)]
+    if tr.empty:
+        return None
+    within = best_layers(_within(df), target=target, metric=metric)
+    models = _model_order(tr)
+    fig, axes = _subplots(len(models), 2, figsize=(11, 3.8 * len(models)), squeeze=False)
+    for (ax1, ax2), tag in zip(axes, models):
+        t = tr[tr.model_tag == tag]
+        w = within[within.model_tag == tag].set_index("code")
+        rows = []
+        for (train, test), g in t.groupby(["train_language", "code"]):
+            layer = int(w.loc[train, "layer"]) if train in w.index else int(g.loc[g.value.idxmax(), "layer"])
+            rows.append((train, test, layer, g.set_index("layer").value.get(layer, np.nan)))
+        mat = pd.DataFrame(rows, columns=["train", "test", "layer", "value"]).pivot(
+            index="train", columns="test", values="value"
+        )
+        im = ax1.imshow(mat.values, aspect="auto", cmap="viridis")
+        ax1.set_xticks(range(mat.shape[1]), mat.columns, rotation=90, fontsize=8)
+        ax1.set_yticks(range(mat.shape[0]), mat.index)
+        ax1.set_xlabel("test language")
+        ax1.set_ylabel("train language")
+        ax1.set_title(f"{tag}: transfer (train language's best layer)")
+        fig.colorbar(im, ax=ax1, label=_label(target, metric))
+        for train in mat.index:
+            sub = mat.loc[train].dropna()
+            own = w.value.reindex(sub.index)
+            ax2.scatter(own, sub, s=18, label=f"trained on {train}")
+        lims = [np.nanmin([ax2.get_xlim()[0], ax2.get_ylim()[0]]), np.nanmax([ax2.get_xlim()[1], ax2.get_ylim()[1]])]
+        ax2.plot(lims, lims, color="0.5", lw=0.8, ls=":")
+        ax2.set_xlabel(f"within-language ({metric})")
+        ax2.set_ylabel(f"transfer ({metric})")
+        ax2.set_title("transfer vs within-language")
+        ax2.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, out_dir, "f_transfer")
+
+
+def label_times(pred_path: Path, label_index: np.ndarray) -> np.ndarray:
+    """Seconds at the centre of label frames ``label_index``, from the geometry stored with the predictions."""
+    import pyarrow.parquet as pq
+
+    labels = json.loads(pq.read_schema(pred_path).metadata[b"pitchprobe"])["labels"]
+    return (labels["first_centre_samples"] + labels["hop_samples"] * label_index) / SAMPLING_RATE
+
+
+@_styled
+def contour_examples(
+    run_dir: Path, df, out_dir, *, model_tag: str | None = None, target="f0_voiced", metric="r"
+) -> Path | None:
+    """(g) pYAAPT contour against the best layer's predicted contour, one test utterance per language."""
+    best = best_layers(_within(df), target=target, metric=metric)
+    if best.empty:
+        return None
+    model_tag = model_tag or best.groupby("model_tag").value.mean().idxmax()  # the most informative model
+    best = best[best.model_tag == model_tag].sort_values("code")
+    n = len(best)
+    cols = min(3, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = _subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows), squeeze=False)
+    for ax, (_, b) in zip(axes.flat, best.iterrows()):
+        pred = RunLayout(run_dir).within(model_tag, b.code).predictions
+        if not pred.is_file():
+            ax.set_axis_off()
+            continue
+        p = pd.read_parquet(pred, filters=[("layer", "=", int(b.layer))])
+        if p.empty:
+            ax.set_axis_off()
+            continue
+        row = p.iloc[int(np.argmax(p.f0_hz.map(lambda f: (np.asarray(f) > 0).sum())))]  # the most voiced utterance
+        f0 = np.asarray(row.f0_hz, dtype=float)
+        t = label_times(pred, np.asarray(row.label_index))
+        pr = np.asarray(row[f"pred_{target}"], dtype=float)
+        pr = np.exp(pr) if target == "logf0_voiced" else pr
+        v = f0 > 0
+        ax.plot(t, np.where(v, f0, np.nan), color="0.2", lw=1.5, label="pYAAPT")
+        ax.plot(t, np.where(v, pr, np.nan), color=OKABE_ITO[3], lw=1.2, label=f"layer {int(b.layer)} probe")
+        ax.set_title(f"{b.code} ({b.tone_class}) · {row.id}", fontsize=9)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("F0 (Hz)")
+    for ax in list(axes.flat)[n:]:
+        ax.set_axis_off()
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle(f"{model_tag}: pYAAPT F0 and the best layer's prediction (voiced frames)")
+    fig.tight_layout()
+    return _save(fig, out_dir, "g_contour_examples")

@@ -1,0 +1,193 @@
+"""The on-disk layout: the only module that builds a path under the data root or a run directory.
+
+One data root holds downloads, manifests and labels, and the results of
+ad-hoc probes (``pitchprobe probe`` / ``linear_regress.py``)::
+
+    <data_dir>/
+      audio/<code>/<split>/<file>.wav          extracted 16 kHz audio
+      manifests/<code>.jsonl                   one record per utterance
+      labels/<code>/params.json                pYAAPT settings of these labels
+      labels/<code>/<split>/part-*.parquet     F0 labels (Parquet dataset)
+      results/<model_tag>/<code>.json          ad-hoc probe results (never read by a study)
+      results/<model_tag>/<code>.probes.npz
+      results/<model_tag>/<code>.predictions.parquet
+      states/<model_tag>/<code>/<split>/<id>.npz  (only if asked for)
+      studies/default/                         a study's run directory unless --run-dir is given
+
+A study's run directory (:class:`RunLayout`)::
+
+    <run_dir>/config.json                               the study's configuration (and its fingerprint)
+    <run_dir>/results/<model_tag>/<code>.json           within-language probes (+ .probes.npz, .predictions.parquet)
+    <run_dir>/transfer/<model_tag>/<train>/<test>.json  cross-lingual transfer
+    <run_dir>/units/<kind>--<model_tag>--<code>.json    status of each unit
+    <run_dir>/logs/                                     submitit logs
+    <run_dir>/tables/, figures/, report.html, report.md from pitchprobe.analysis.report
+
+The data root is, in order of precedence: the ``--data-dir`` flag, the
+``PITCHPROBE_DATA_DIR`` environment variable, or ``$XDG_DATA_HOME/pitchprobe``
+(``~/.local/share/pitchprobe`` when ``XDG_DATA_HOME`` is unset).
+Model weights live in the libraries' own caches (Hugging Face, S3PRL/torch hub).
+Hidden files (names starting with ``.``, such as the atomic writer's
+temporary files) are never results.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_DATA_DIR = "PITCHPROBE_DATA_DIR"
+SPLITS = ("train", "dev", "test")
+DEFAULT_STUDY = "default"  # <data_dir>/studies/<name> when a study has no --run-dir
+
+
+def data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """The data root: ``explicit``, else ``$PITCHPROBE_DATA_DIR``, else the XDG default."""
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    env = os.environ.get(ENV_DATA_DIR)
+    if env:
+        return Path(env).expanduser().resolve()
+    xdg = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return (Path(xdg) / "pitchprobe").resolve()
+
+
+def audio_dir(root: Path, code: str, split: str) -> Path:
+    return Path(root) / "audio" / code / split
+
+
+def manifest_path(root: Path, code: str) -> Path:
+    return Path(root) / "manifests" / f"{code}.jsonl"
+
+
+def manifests_dir(root: Path) -> Path:
+    return Path(root) / "manifests"
+
+
+def labels_dir(root: Path, code: str) -> Path:
+    return Path(root) / "labels" / code
+
+
+def label_params_path(root: Path, code: str) -> Path:
+    return labels_dir(root, code) / "params.json"
+
+
+def label_split_dir(root: Path, code: str, split: str) -> Path:
+    return labels_dir(root, code) / split
+
+
+def results_dir(root: Path, model_tag: str) -> Path:
+    """Ad-hoc probe results of one model under the data root."""
+    return Path(root) / "results" / model_tag
+
+
+def probe_output(root: Path, model_tag: str, code: str) -> Path:
+    """``<data_dir>/results/<model_tag>/<code>.json``: where ``pitchprobe probe`` writes by default."""
+    return results_dir(root, model_tag) / f"{code}.json"
+
+
+def states_dir(root: Path, model_tag: str, code: str, split: str) -> Path:
+    return Path(root) / "states" / model_tag / code / split
+
+
+def default_run_dir(root: Path) -> Path:
+    """A study's run directory when none is given: apart from the ad-hoc results."""
+    return Path(root) / "studies" / DEFAULT_STUDY
+
+
+@dataclass(frozen=True)
+class ResultFiles:
+    """A results JSON and the files written beside it."""
+
+    json: Path
+
+    @property
+    def probes(self) -> Path:
+        return self.json.with_name(self.json.stem + ".probes.npz")
+
+    @property
+    def predictions(self) -> Path:
+        return self.json.with_name(self.json.stem + ".predictions.parquet")
+
+
+def result_files(json_path: Path) -> ResultFiles:
+    return ResultFiles(Path(json_path))
+
+
+def _visible_json(folder: Path) -> list[Path]:
+    """``*.json`` below ``folder``, skipping hidden files and folders (temporary files of atomic writes)."""
+    out = []
+    for p in sorted(folder.rglob("*.json")):
+        if not any(part.startswith(".") for part in p.relative_to(folder).parts):
+            out.append(p)
+    return out
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Paths of one study's run directory (see the module docstring)."""
+
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    def within(self, model_tag: str, code: str) -> ResultFiles:
+        return ResultFiles(self.root / "results" / model_tag / f"{code}.json")
+
+    def transfer(self, model_tag: str, train_code: str, test_code: str) -> ResultFiles:
+        return ResultFiles(self.root / "transfer" / model_tag / train_code / f"{test_code}.json")
+
+    def unit_status(self, uid: str) -> Path:
+        return self.root / "units" / f"{uid}.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def tables(self) -> Path:
+        return self.root / "tables"
+
+    @property
+    def figures(self) -> Path:
+        return self.root / "figures"
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    @property
+    def report_md(self) -> Path:
+        return self.root / "report.md"
+
+    def result_jsons(self) -> list[tuple[str, Path]]:
+        """``(kind, path)`` of every result JSON: kind ``within`` or ``transfer``; temporary files never."""
+        out = [("within", p) for p in _visible_json(self.root / "results")]
+        return out + [("transfer", p) for p in _visible_json(self.root / "transfer")]
+
+
+__all__ = [
+    "DEFAULT_STUDY",
+    "ENV_DATA_DIR",
+    "SPLITS",
+    "ResultFiles",
+    "RunLayout",
+    "audio_dir",
+    "data_dir",
+    "default_run_dir",
+    "label_params_path",
+    "label_split_dir",
+    "labels_dir",
+    "manifest_path",
+    "manifests_dir",
+    "probe_output",
+    "result_files",
+    "results_dir",
+    "states_dir",
+]

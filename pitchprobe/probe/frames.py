@@ -1,0 +1,191 @@
+"""From files to aligned frames: manifest + labels + audio -> model states -> (features per layer, labels).
+
+This is the file side of the probe. :func:`iter_frames` yields one
+:class:`Frames` per usable utterance; the probe core (:mod:`pitchprobe.probe.core`)
+consumes them and opens no files. Unusable utterances are recorded in a
+:class:`RunState` with their reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from pitchprobe.core.align import FrameGrid, align
+from pitchprobe.core.audio import SAMPLING_RATE, load_audio
+from pitchprobe.core.errors import AudioError, PitchProbeError
+from pitchprobe.data.fleurs import GENDERS
+from pitchprobe.data.manifest import read_manifest
+from pitchprobe.labels.pitch import LabelRecord, read_labels
+from pitchprobe.models.base import Backend
+
+PROBE_SPLITS = ("train", "dev", "test")
+
+
+@dataclass
+class SplitCounts:
+    utterances: int = 0
+    failed: int = 0
+    frames: int = 0
+    voiced_frames: int = 0
+    dropped_frames: int = 0
+    audio_seconds: float = 0.0
+
+
+@dataclass
+class Failure:
+    """An utterance that gave no frames. ``phase`` is ``fit`` (train/dev) or ``score`` (test)."""
+
+    id: str
+    split: str
+    reason: str
+    message: str | None
+    language: str | None = None
+    phase: str | None = None
+
+
+@dataclass
+class RunState:
+    """What a pass over files saw: failures, and counts per split."""
+
+    failures: list[Failure] = field(default_factory=list)
+    counts: dict[str, SplitCounts] = field(default_factory=lambda: {s: SplitCounts() for s in PROBE_SPLITS})
+
+    def fail(self, failure: Failure) -> None:
+        self.failures.append(failure)
+        self.counts[failure.split].failed += 1
+
+
+@dataclass
+class Utterance:
+    record: dict
+    label: LabelRecord
+
+
+@dataclass
+class Frames:
+    """One utterance's aligned frames.
+
+    Attributes
+    ----------
+    id : str
+    states : list of torch.Tensor
+        Per layer l, (T, D_l) model states of the frames, on the model's device.
+    f0 : np.ndarray
+        (T,) float64 labels in Hz, 0 = unvoiced.
+    label_index : np.ndarray
+        (T,) index of each frame in the utterance's label frames.
+    """
+
+    id: str
+    states: list[torch.Tensor]
+    f0: np.ndarray
+    label_index: np.ndarray
+
+
+def load_records(root: Path, code: str, splits: tuple[str, ...], *, gender: str = "all") -> list[dict]:
+    """Manifest records of ``splits``, keeping only speakers of ``gender`` (``all``, ``female``, ...)."""
+    want = GENDERS[gender]
+    return [r for r in read_manifest(root, code, splits=splits) if want is None or r.get("gender") == want]
+
+
+def utterances(
+    root: Path, code: str, split: str, records: list[dict], state: RunState, *, phase: str
+) -> list[Utterance]:
+    """Records of ``split`` that have usable labels; the rest are recorded as failures."""
+    labels = read_labels(root, code, split)
+    out = []
+    for rec in records:
+        if rec["split"] != split:
+            continue
+        lab = labels.get(rec["id"])
+        if lab is not None and lab.status == "ok":
+            out.append(Utterance(rec, lab))
+            continue
+        reason, message = ("no_labels", "no pitch labels for this file") if lab is None else (lab.reason, lab.message)
+        state.fail(Failure(rec["id"], split, reason, message, language=code, phase=phase))
+    return out
+
+
+def iter_states(
+    backend: Backend, utts: list[Utterance], *, split: str, state: RunState, fail_fast: bool, progress: bool, phase: str
+):
+    """Yield ``(utterance, states)`` with ``states[l]`` (T, D_l) on the model's device; failures are recorded."""
+    bar = tqdm(total=len(utts), desc=f"{split:>5}", unit="utt", disable=not progress, leave=False)
+    for start in range(0, len(utts), backend.batch_size):
+        batch, wavs = [], []
+        for u in utts[start : start + backend.batch_size]:
+            try:
+                wavs.append(load_audio(u.record["path"]))
+                batch.append(u)
+            except AudioError as e:
+                if fail_fast:
+                    raise PitchProbeError(f"--fail-fast: {e}") from e
+                code = u.record.get("code")
+                state.fail(Failure(u.record["id"], split, e.reason, str(e), language=code, phase=phase))
+        if batch:
+            yield from zip(batch, backend.forward(wavs))
+        bar.update(len(utts[start : start + backend.batch_size]))
+    bar.close()
+
+
+def label_grid(label: LabelRecord) -> FrameGrid:
+    """Where the label frames of one utterance sit (as stored with its labels)."""
+    return FrameGrid(first=float(label.first_centre_samples), hop=float(label.hop_samples))
+
+
+def aligned(backend: Backend, u: Utterance, states: list[torch.Tensor], counts: SplitCounts) -> Frames:
+    """Keep the model frames nearest each label frame (:func:`pitchprobe.core.align.align`) and count them."""
+    f0 = u.label.f0_hz
+    al = align(
+        n_labels=f0.size, label_grid=label_grid(u.label), n_model=int(states[0].shape[0]), model_grid=backend.grid
+    )
+    y = f0[al.label_index]
+    counts.utterances += 1
+    counts.frames += int(y.size)
+    counts.voiced_frames += int((y > 0).sum())
+    counts.dropped_frames += al.dropped
+    counts.audio_seconds += u.label.num_samples / SAMPLING_RATE
+    idx = torch.as_tensor(al.model_index, device=states[0].device)
+    return Frames(u.record["id"], [h.index_select(0, idx) for h in states], y, np.asarray(al.label_index))
+
+
+def iter_frames(
+    backend: Backend,
+    *,
+    root: Path,
+    code: str,
+    split: str,
+    records: list[dict],
+    state: RunState,
+    fail_fast: bool = False,
+    progress: bool = True,
+) -> Iterator[Frames]:
+    """Every usable utterance of ``code``'s ``split`` through ``backend`` once, as aligned :class:`Frames`."""
+    phase = "score" if split == "test" else "fit"
+    utts = utterances(root, code, split, records, state, phase=phase)
+    for u, states in iter_states(
+        backend, utts, split=split, state=state, fail_fast=fail_fast, progress=progress, phase=phase
+    ):
+        yield aligned(backend, u, states, state.counts[split])
+
+
+__all__ = [
+    "PROBE_SPLITS",
+    "Failure",
+    "Frames",
+    "RunState",
+    "SplitCounts",
+    "Utterance",
+    "aligned",
+    "iter_frames",
+    "iter_states",
+    "label_grid",
+    "load_records",
+    "utterances",
+]

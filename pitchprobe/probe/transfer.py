@@ -1,0 +1,67 @@
+"""Cross-lingual transfer: fit each layer's probes on one language, score them on others.
+
+The zero-shot question of the original work: does a probe for F0 trained on
+English hidden states read F0 from Zulu or Mandarin hidden states? Each
+result has the same schema as :func:`pitchprobe.probe.run.run_probe`'s, with
+``train_language`` set; where it goes is the caller's (a study's
+:class:`~pitchprobe.core.layout.RunLayout`). The train language's fit
+failures are kept in each result, marked ``phase="fit"`` and with their
+language; ``fit_seconds`` is the fit's time, ``wall_seconds`` this test
+language's scoring alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pitchprobe.core.layout import ResultFiles
+from pitchprobe.models.base import Backend
+from pitchprobe.probe.frames import RunState
+from pitchprobe.probe.results import ProbeResult
+from pitchprobe.probe.run import fit_probes, score_and_write
+
+
+def run_transfer(
+    train_code: str,
+    test_codes: list[str],
+    *,
+    root: Path,
+    files_of: Callable[[str], ResultFiles],
+    backend: Backend,
+    alpha: float | None = None,
+    gender: str = "all",
+    postprocess: bool = False,
+    fail_fast: bool = False,
+    progress: bool = True,
+    fingerprint_extra: dict | None = None,
+) -> list[ProbeResult]:
+    """Fit on ``train_code`` (train split, alpha on its dev split), score on each test language's test split.
+
+    ``files_of(test_code)`` says where each result goes. Returns the results written.
+    """
+    t0 = time.perf_counter()
+    fit_state = RunState()
+    kw = {"root": root, "backend": backend, "gender": gender, "fail_fast": fail_fast, "progress": progress}
+    probes = fit_probes(train_code, alpha=alpha, state=fit_state, **kw)
+    fit_seconds = time.perf_counter() - t0
+    out = []
+    for code in test_codes:
+        state = RunState()
+        state.counts.update({s: copy.copy(fit_state.counts[s]) for s in ("train", "dev")})
+        state.failures = list(fit_state.failures)
+        res = score_and_write(
+            probes,
+            code,
+            files=files_of(code),
+            state=state,
+            alpha=alpha,
+            postprocess=postprocess,
+            fit_seconds=fit_seconds,
+            fingerprint_extra=fingerprint_extra,
+            **kw,
+        )
+        out.append(res)
+    return out

@@ -1,0 +1,230 @@
+"""A study's configuration, its units, and the fingerprint each unit's results must carry.
+
+:class:`StudyConfig` is the single declaration of a study's options: each
+field's metadata names its command-line flag and help, so ``pitchprobe study``
+is built from it (:func:`add_arguments`) and the report's "Reproduce" command
+is written back from it (:func:`study_command`), with nothing retyped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.core.layout import RunLayout
+from pitchprobe.data.fleurs import GENDERS
+from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS, PitchParams
+from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_MODEL
+from pitchprobe.models.identity import ModelIdentity
+from pitchprobe.probe.results import fingerprint
+
+EXECUTORS = ("local", "slurm", "submitit-local")
+RANDOM_PREFIX = "random:"  # a model name "random:<name>" means only its random-init copy
+COMMON = "common"  # flags every subcommand has (added by the CLI itself)
+
+
+def _opt(default, flag: str, help: str, **kw):
+    return field(default=default, metadata={"flag": flag, "help": help, **kw})
+
+
+def _list_opt(flag: str, help: str, **kw):
+    return field(default_factory=list, metadata={"flag": flag, "help": help, "list": True, **kw})
+
+
+@dataclass
+class StudyConfig:
+    """Everything a study needs; saved as ``config.json``. Paths are absolute strings."""
+
+    langs: list[str] = _list_opt("--langs", "comma-separated codes, lang_ids, or all", required=True)
+    models: list[str] = field(
+        default_factory=lambda: [DEFAULT_MODEL],
+        metadata={
+            "flag": "--models",
+            "list": True,
+            "help": f"comma-separated model names (default {DEFAULT_MODEL}); random:NAME = only its random-init copy",
+        },
+    )
+    run_dir: str | None = _opt(None, "--run-dir", "run directory (default <data_dir>/studies/default)")
+    data_dir: str | None = _opt(None, "--data-dir", "data root", cli=COMMON)
+    controls: bool = _opt(False, "--controls", "add the random-init copy of each model")
+    train_langs: list[str] = _list_opt("--train-lang", "transfer: comma-separated train languages (matrix mode)")
+    alpha: float | None = _opt(None, "--alpha", "fixed ridge alpha; 0 = least squares (dev is still run)", type=float)
+    postprocess: bool = _opt(False, "--postprocess", "headline MSE after the prototype's smoothing")
+    languages_table: str | None = _opt(None, "--languages", "language table TSV", cli=COMMON)
+    source: str | None = _opt(None, "--source", "local folder in the FLEURS repository layout (default: the HF Hub)")
+    repo: str = _opt("google/fleurs", "--repo", "HF dataset repository")
+    revision: str | None = _opt(None, "--revision", "HF revision (branch, tag or commit)")
+    gender: str = _opt("all", "--gender", "use only speakers of this gender", choices=tuple(GENDERS))
+    s3prl_ckpt: str | None = _opt(None, "--s3prl-ckpt", "checkpoint for S3PRL *_local/*_url/*_custom upstreams")
+    frame_length_ms: float = _opt(FRAME_LENGTH_MS, "--frame-length", "pYAAPT frame length, ms", type=float)
+    frame_space_ms: float = _opt(FRAME_SPACE_MS, "--frame-space", "label hop, ms", type=float)
+    f0_min_hz: float = _opt(F0_MIN_HZ, "--f0-min", "Hz", type=float)
+    f0_max_hz: float = _opt(F0_MAX_HZ, "--f0-max", "Hz", type=float)
+    device: str = _opt("auto", "--device", "auto, cpu, cuda or cuda:N")
+    batch_size: int = _opt(DEFAULT_BATCH_SIZE, "--batch-size", "utterances per forward (layer-norm models)", type=int)
+    seed: int = _opt(0, "--seed", "seeds random init, bootstrap and permutations", type=int)
+    jobs: int | None = _opt(None, "--jobs", "processes for pitch labels (default: all cores)", type=int)
+    bootstrap: int = _opt(1000, "--bootstrap", "bootstrap resamples", type=int)
+    permutations: int = _opt(10000, "--permutations", "permutations per test", type=int)
+    executor: str = _opt("local", "--executor", "where units run", choices=EXECUTORS)
+    slurm_partition: str | None = _opt(None, "--partition", "slurm partition")
+    slurm_time_min: int = _opt(240, "--time", "slurm time limit per unit, minutes", type=int)
+    slurm_cpus: int = _opt(8, "--cpus", "slurm CPUs per unit", type=int)
+    slurm_gpus: int = _opt(0, "--gpus", "slurm GPUs per unit", type=int)
+    overwrite: bool = _opt(False, "--overwrite", "recompute units whose results were made under another configuration")
+    fail_fast: bool = _opt(False, "--fail-fast", "stop at the first failure", cli=COMMON)
+
+    @property
+    def params(self) -> PitchParams:
+        return PitchParams(self.frame_length_ms, self.frame_space_ms, self.f0_min_hz, self.f0_max_hz)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _defaults() -> dict:
+    out = {}
+    for f in fields(StudyConfig):
+        out[f.name] = f.default_factory() if f.default is MISSING else f.default
+    return out
+
+
+def split_list(text: str | list) -> list[str]:
+    """The one list syntax: comma-separated (repeated flags and positional words are joined first)."""
+    parts = text if isinstance(text, list) else [text]
+    return [x.strip() for p in parts for x in str(p).split(",") if x.strip()]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add every study flag (except the common ones) to ``parser``, with the library's defaults."""
+    defaults = _defaults()
+    for f in fields(StudyConfig):
+        md = f.metadata
+        if md.get("cli") == COMMON:
+            continue
+        default = defaults[f.name]
+        if isinstance(default, bool):
+            parser.add_argument(md["flag"], dest=f.name, action="store_true", help=md["help"])
+            continue
+        shown = ",".join(default) if isinstance(default, list) else default
+        suffix = f" (default {shown})" if default not in (None, []) and "(default" not in md["help"] else ""
+        kw = {"dest": f.name, "help": md["help"] + suffix, "metavar": f.name.upper()}
+        if md.get("list"):
+            kw.update(type=str, default=",".join(default) if default else "")
+        else:
+            kw.update(type=md.get("type", str), default=default)
+        if "choices" in md:
+            kw["choices"] = list(md["choices"])
+            kw.pop("metavar")
+        if md.get("required"):
+            kw["required"] = True
+        parser.add_argument(md["flag"], **kw)
+
+
+def study_command(cfg: StudyConfig) -> str:
+    """The ``pitchprobe study`` command that reproduces ``cfg`` (every option that is not its default)."""
+    defaults = _defaults()
+    cmd = ["pitchprobe", "study"]
+    for f in fields(StudyConfig):
+        value, flag = getattr(cfg, f.name), f.metadata["flag"]
+        if f.name == "overwrite" or (value == defaults[f.name] and not f.metadata.get("required")):
+            continue
+        if isinstance(value, bool):
+            cmd.append(flag)
+        elif isinstance(value, list):
+            cmd += [flag, ",".join(value)]
+        else:
+            cmd += [flag, str(value)]
+    return " ".join(shlex.quote(c) for c in cmd)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One piece of work: ``kind`` is ``probe`` (``code`` = language) or ``transfer`` (``code`` = train language)."""
+
+    kind: str
+    model: ModelIdentity
+    code: str
+
+    @property
+    def model_tag(self) -> str:
+        return self.model.tag
+
+    @property
+    def uid(self) -> str:
+        return f"{self.kind}--{self.model_tag}--{self.code}"
+
+
+def model_variants(cfg: StudyConfig) -> list[ModelIdentity]:
+    """Each model's identity, plus its random-init copy with ``controls``; local paths made absolute."""
+    out = []
+    for m in cfg.models:
+        random_only = m.startswith(RANDOM_PREFIX)
+        name = m[len(RANDOM_PREFIX) :] if random_only else m
+        kw = {"seed": cfg.seed, "s3prl_ckpt": cfg.s3prl_ckpt}
+        if not random_only:
+            out.append(ModelIdentity.resolve(name, random_init=False, **kw))
+        if random_only or cfg.controls:
+            out.append(ModelIdentity.resolve(name, random_init=True, **kw))
+    return list(dict.fromkeys(out))
+
+
+def units_of(cfg: StudyConfig) -> list[Unit]:
+    """Every unit of a study: per model, its probes, then its transfers (so each model is loaded once)."""
+    units = []
+    for ident in model_variants(cfg):
+        units += [Unit("probe", ident, c) for c in cfg.langs] + [Unit("transfer", ident, c) for c in cfg.train_langs]
+    return units
+
+
+def unit_fingerprint(cfg: StudyConfig, unit: Unit, test_code: str) -> dict:
+    """What the result of ``unit`` on ``test_code`` must have been made with."""
+    return fingerprint(
+        model=unit.model.as_dict(),
+        labels=cfg.params.__dict__,
+        alpha=cfg.alpha,
+        train_language=unit.code,
+        test_language=test_code,
+        gender=cfg.gender,
+        seed=cfg.seed,
+        postprocess=cfg.postprocess,
+    )
+
+
+def resolved(cfg: StudyConfig) -> StudyConfig:
+    """``cfg`` with local model paths and checkpoints made absolute, once, where the study is started."""
+    models = []
+    for m in cfg.models:
+        prefix = RANDOM_PREFIX if m.startswith(RANDOM_PREFIX) else ""
+        models.append(prefix + ModelIdentity.resolve(m[len(prefix) :]).name)
+    ckpt = ModelIdentity.resolve("x", s3prl_ckpt=cfg.s3prl_ckpt).s3prl_ckpt if cfg.s3prl_ckpt else None
+    return replace(cfg, models=models, s3prl_ckpt=ckpt)
+
+
+def load_config(run_dir: Path) -> StudyConfig:
+    """The configuration a study saved in ``run_dir`` (unknown keys from other versions are refused)."""
+    path = RunLayout(run_dir).config
+    try:
+        return StudyConfig(**json.loads(path.read_text()))
+    except TypeError as e:
+        raise PitchProbeError(f"{path} was written by another pitchprobe version: {e}") from e
+
+
+__all__ = [
+    "load_config",
+    "EXECUTORS",
+    "RANDOM_PREFIX",
+    "StudyConfig",
+    "Unit",
+    "add_arguments",
+    "model_variants",
+    "resolved",
+    "split_list",
+    "study_command",
+    "unit_fingerprint",
+    "units_of",
+]

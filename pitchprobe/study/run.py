@@ -1,0 +1,266 @@
+"""``pitchprobe study``: many languages x several models, resumable, in one run directory.
+
+A study is a list of units (:mod:`pitchprobe.study.config`), each a
+(language, model) probe or a (train language, model) transfer. A unit is done
+when its results exist *and* carry the fingerprint this configuration gives
+them; a rerun skips it. A result made under another configuration is never
+reused: the study stops and names the differing fields, unless ``overwrite``
+asks for it to be recomputed. Units run in this process (``executor="local"``)
+or as one job each through ``submitit`` (``"slurm"``; ``"submitit-local"`` runs
+the same path with submitit's local executor, for testing). Then the results
+are aggregated, tested, plotted and reported (:mod:`pitchprobe.analysis.report`).
+The run directory's layout is :class:`pitchprobe.core.layout.RunLayout`'s.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from pitchprobe.core.atomic import write_json
+from pitchprobe.core.errors import PitchProbeError, UnknownNameError
+from pitchprobe.core.layout import ResultFiles, RunLayout, default_run_dir, label_params_path
+from pitchprobe.probe.results import SchemaError, fingerprint_differences, read_result
+from pitchprobe.study.config import EXECUTORS, StudyConfig, Unit, load_config, resolved, unit_fingerprint, units_of
+
+
+@dataclass
+class UnitStatus:
+    """What became of one unit: written to ``units/<uid>.json``."""
+
+    unit: str
+    kind: str
+    model: dict
+    code: str
+    status: str = "running"  # done or failed
+    reason: str | None = None
+    traceback: str | None = None
+    seconds: float = 0.0
+
+
+def unit_outputs(cfg: StudyConfig, unit: Unit) -> dict[str, ResultFiles]:
+    """``{test language: result files}`` of a unit."""
+    run = RunLayout(cfg.run_dir)
+    if unit.kind == "probe":
+        return {unit.code: run.within(unit.model_tag, unit.code)}
+    return {c: run.transfer(unit.model_tag, unit.code, c) for c in cfg.langs}
+
+
+def stale_outputs(cfg: StudyConfig, unit: Unit) -> tuple[list[str], dict[str, list[str]]]:
+    """(test languages with no result, ``{test language: differences}`` of results made otherwise)."""
+    missing, stale = [], {}
+    for code, files in unit_outputs(cfg, unit).items():
+        if not files.json.is_file():
+            missing.append(code)
+            continue
+        try:
+            stored = read_result(files.json).fingerprint
+        except SchemaError as e:
+            stale[code] = [str(e)]
+            continue
+        diff = fingerprint_differences(stored, unit_fingerprint(cfg, unit, code))
+        if diff:
+            stale[code] = diff
+    return missing, stale
+
+
+def is_done(cfg: StudyConfig, unit: Unit) -> bool:
+    missing, stale = stale_outputs(cfg, unit)
+    return not missing and not stale
+
+
+def _ensure_labelled(cfg: StudyConfig, codes: list[str]) -> None:
+    from pitchprobe.core.layout import manifest_path
+    from pitchprobe.data.fleurs import HubSource, LocalSource, gather_language
+    from pitchprobe.data.languages import load_table
+    from pitchprobe.data.manifest import resolve_gathered
+    from pitchprobe.labels.pitch import make_labels
+
+    root = Path(cfg.data_dir)
+    for lang in resolve_gathered(codes, load_table(cfg.languages_table), root):
+        if not manifest_path(root, lang.code).is_file():
+            source = LocalSource(cfg.source) if cfg.source else HubSource(cfg.repo, revision=cfg.revision)
+            gather_language(lang, root=root, source=source)  # every gender: the probe filters by cfg.gender
+        make_labels(lang.code, root=root, params=cfg.params, jobs=cfg.jobs, progress=False)
+
+
+def run_unit(cfg: StudyConfig, unit: Unit, backends: dict | None = None) -> UnitStatus:
+    """Run one unit (gathering and labelling what it needs); return its status record.
+
+    ``backends`` is an optional ``{ModelIdentity: Backend}`` the caller keeps
+    to load each model once; submitted jobs load their own.
+    """
+    from pitchprobe.models import load_model
+    from pitchprobe.probe.run import run_probe
+    from pitchprobe.probe.transfer import run_transfer
+
+    t0 = time.perf_counter()
+    status = UnitStatus(unit.uid, unit.kind, unit.model.as_dict(), unit.code)
+    try:
+        missing, stale = stale_outputs(cfg, unit)
+        todo = sorted(set(missing) | set(stale))
+        codes = [unit.code] if unit.kind == "probe" else sorted({unit.code, *todo})
+        _ensure_labelled(cfg, codes)
+        backends = {} if backends is None else backends
+        if unit.model not in backends:
+            backends.clear()  # one model in memory at a time
+            m = unit.model
+            backends[m] = load_model(
+                m.name, random_init=m.random_init, device=cfg.device, seed=m.seed, batch_size=cfg.batch_size,
+                s3prl_ckpt=m.s3prl_ckpt,
+            )  # fmt: skip
+        kw = {
+            "root": Path(cfg.data_dir),
+            "backend": backends[unit.model],
+            "alpha": cfg.alpha,
+            "gender": cfg.gender,
+            "postprocess": cfg.postprocess,
+            "fail_fast": cfg.fail_fast,
+            "progress": False,
+            "fingerprint_extra": {"seed": cfg.seed},
+        }
+        outputs = unit_outputs(cfg, unit)
+        if unit.kind == "probe":
+            run_probe(unit.code, output=outputs[unit.code].json, **kw)
+        elif todo:
+            run_transfer(unit.code, todo, files_of=lambda c: outputs[c], **kw)
+        status.status = "done"
+    except PitchProbeError as e:
+        status.status, status.reason = "failed", str(e)
+    except (RuntimeError, OSError, ValueError) as e:  # a model or I/O failure fails this unit, not the study
+        status.status, status.reason = "failed", f"{type(e).__name__}: {e}"
+        status.traceback = traceback.format_exc()
+    status.seconds = time.perf_counter() - t0
+    write_json(RunLayout(cfg.run_dir).unit_status(unit.uid), asdict(status))
+    return status
+
+
+@dataclass
+class StudySummary:
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (unit, reason)
+    report: Path | None = None
+
+    def text(self) -> str:
+        lines = [
+            f"units: {len(self.done)} done now, {len(self.skipped)} skipped (done before), {len(self.failed)} failed"
+        ]
+        lines += [f"  failed {u}: {r}" for u, r in self.failed]
+        return "\n".join(lines)
+
+
+def _submitit_executor(cfg: StudyConfig):
+    import submitit
+
+    folder = RunLayout(cfg.run_dir).logs / "%j"
+    if cfg.executor == "submitit-local":
+        ex = submitit.LocalExecutor(folder=folder)
+        ex.update_parameters(timeout_min=cfg.slurm_time_min)
+        return ex
+    ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    params = {"timeout_min": cfg.slurm_time_min, "cpus_per_task": cfg.slurm_cpus, "name": "pitchprobe"}
+    if cfg.slurm_gpus:
+        params["gpus_per_node"] = cfg.slurm_gpus
+    if cfg.slurm_partition:
+        params["slurm_partition"] = cfg.slurm_partition
+    ex.update_parameters(**params)
+    return ex
+
+
+def _check_labels(cfg: StudyConfig) -> list[str]:
+    """Languages whose labels in the data root were made with other parameters than the study's."""
+    out = []
+    for code in sorted({*cfg.langs, *cfg.train_langs}):
+        path = label_params_path(Path(cfg.data_dir), code)
+        if path.is_file() and json.loads(path.read_text()) != asdict(cfg.params):
+            out.append(f"{code}: labels made with {json.loads(path.read_text())}")
+    return out
+
+
+def prepare(cfg: StudyConfig) -> StudyConfig:
+    """Resolve ``cfg`` and check it against what is on disk; raise if stale results would be reused.
+
+    Raises
+    ------
+    PitchProbeError
+        Naming each unit whose results were made under another configuration,
+        and the fields that differ, unless ``cfg.overwrite``.
+    """
+    if cfg.executor not in EXECUTORS:
+        raise UnknownNameError("executor", cfg.executor, EXECUTORS)
+    cfg = resolved(cfg)
+    if cfg.run_dir is None:
+        cfg = replace(cfg, run_dir=str(default_run_dir(Path(cfg.data_dir))))
+    problems = []
+    for unit in units_of(cfg):
+        _, stale = stale_outputs(cfg, unit)
+        problems += [f"{unit.uid} on {code}: " + "; ".join(diff) for code, diff in stale.items()]
+    labels = _check_labels(cfg)
+    if (problems or labels) and not cfg.overwrite:
+        lines = ["this run directory holds results made under another configuration:", *problems[:20]]
+        if len(problems) > 20:
+            lines.append(f"... and {len(problems) - 20} more")
+        if labels:
+            lines += [f"the data root's labels differ from the study's {asdict(cfg.params)}:", *labels]
+        lines.append(f"pass --overwrite to recompute them, or use a new --run-dir (now {cfg.run_dir})")
+        raise PitchProbeError("\n  ".join(lines))
+    if labels:  # --overwrite: relabel those languages once, here, before any unit runs
+        from pitchprobe.labels.pitch import make_labels
+
+        for line in labels:
+            code = line.split(":")[0]
+            make_labels(code, root=Path(cfg.data_dir), params=cfg.params, jobs=cfg.jobs, overwrite=True, progress=False)
+    return cfg
+
+
+def run_study(cfg: StudyConfig, *, progress: bool = True) -> StudySummary:
+    """Run every unit not done yet, then write tables, figures and the report."""
+    cfg = prepare(cfg)
+    run = RunLayout(cfg.run_dir)
+    write_json(run.config, cfg.as_dict())
+    summary = StudySummary()
+    todo = []
+    for unit in units_of(cfg):
+        if is_done(cfg, unit):
+            summary.skipped.append(unit.uid)
+        else:
+            todo.append(unit)
+    if cfg.executor == "local":
+        backends: dict = {}
+        bar = tqdm(todo, desc="study", unit="unit", disable=not progress)
+        for unit in bar:
+            bar.set_postfix_str(unit.uid)
+            _record(summary, run_unit(cfg, unit, backends))
+            if cfg.fail_fast and summary.failed:
+                break
+    else:
+        ex = _submitit_executor(cfg)
+        jobs = [(unit, ex.submit(run_unit, cfg, unit)) for unit in todo]
+        write_json(run.logs / "jobs.json", {u.uid: j.job_id for u, j in jobs})
+        for unit, job in tqdm(jobs, desc="study (jobs)", unit="unit", disable=not progress):
+            try:
+                _record(summary, job.result())
+            except Exception as e:  # noqa: BLE001 - a job that died (time limit, node failure) fails its unit only
+                summary.failed.append((unit.uid, f"job {job.job_id}: {type(e).__name__}: {e}"))
+    from pitchprobe.analysis.report import make_report
+
+    summary.report = make_report(
+        run.root, bootstrap=cfg.bootstrap, permutations=cfg.permutations, seed=cfg.seed, summary=summary
+    )
+    return summary
+
+
+def _record(summary: StudySummary, status: UnitStatus) -> None:
+    if status.status == "done":
+        summary.done.append(status.unit)
+    else:
+        summary.failed.append((status.unit, status.reason))
+
+
+__all__ = ["UnitStatus", "load_config", "StudySummary", "is_done", "prepare", "run_study", "run_unit", "stale_outputs"]

@@ -1,0 +1,75 @@
+"""The prototype's four scripts, end to end, as a user runs them."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(script, *args, cwd=REPO):
+    return subprocess.run(
+        [sys.executable, str(REPO / script), *map(str, args)], capture_output=True, text=True, cwd=cwd
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, corpus):
+    d = tmp_path_factory.mktemp("cli")
+    return d, ["--data-dir", d / "data", "--languages", corpus / "languages.tsv", "-q"]
+
+
+@pytest.mark.slow
+def test_scripts_end_to_end(workdir, corpus):
+    d, common = workdir
+    r = run("gather_data.py", "zz_level", "1", "--source", corpus, *common)
+    assert r.returncode == 0, r.stderr
+    assert "zz_level" in r.stdout and "zz_intonation" in r.stdout
+    r = run("make_pitch_data.py", "2", *common)
+    assert r.returncode == 0, r.stderr
+    assert "zz_level: 12 utterances" in r.stdout and "0 failed" in r.stdout
+    r = run("linear_regress.py", "2", "--model", "fbank", "--alpha", "0", *common)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[-2] == "lang_id: 2"
+    mses = [float(x) for x in lines[-3].split("\t")]
+    result = json.loads((d / "data" / "results" / "fbank" / "zz_level.json").read_text())
+    assert mses == pytest.approx([layer["f0_all"]["mse_hz2"] for layer in result["layers"]], rel=1e-5)
+    assert "MSE Hz²" in r.stdout and " mean |" in r.stdout
+
+
+@pytest.mark.slow
+def test_states_script_writes_chosen_layers(workdir):
+    d, common = workdir
+    r = run("get_hidden_states.py", "zz_level", "--model", "fbank", "--split", "test", "--limit", "2", *common)
+    assert r.returncode == 0, r.stderr
+    files = sorted((d / "data" / "states" / "fbank" / "zz_level" / "test").glob("*.npz"))
+    assert len(files) == 2
+    z = np.load(files[0])
+    assert z["layer_0"].shape == (z["frame_centres_s"].size, 240)
+    np.testing.assert_allclose(z["frame_centres_s"][:3], [0.0125, 0.0225, 0.0325])
+
+
+@pytest.mark.slow
+def test_unknown_language_model_and_flag_are_clear_errors(workdir):
+    _, common = workdir
+    r = run("make_pitch_data.py", "zz_nope", *common)
+    assert r.returncode == 2 and "unknown language 'zz_nope'" in r.stderr and "zz_level (2)" in r.stderr
+    r = run("linear_regress.py", "2", "--model", "hubbert", *common)
+    assert r.returncode == 2 and "unknown model 'hubbert'" in r.stderr and "wav2vec2" in r.stderr
+    r = run("linear_regress.py", "2", "--modle", "fbank", *common)
+    assert r.returncode == 2 and "unrecognized arguments: --modle" in r.stderr
+    r = run("gather_data.py", "no_such", "--source", ".", "-q")
+    assert r.returncode == 2 and "en_us (19)" in r.stderr
+
+
+def test_labels_gather_a_language_first_when_needed(workdir, corpus):
+    d, common = workdir
+    r = run("make_pitch_data.py", "zz_contour", "--source", corpus, *common)
+    assert r.returncode == 0, r.stderr
+    assert "not gathered yet" in r.stdout and "zz_contour: 12 utterances, 0 already labelled" in r.stdout
+    assert (d / "data" / "manifests" / "zz_contour.jsonl").is_file()

@@ -1,0 +1,143 @@
+"""A tiny offline study: 3 pseudo-languages (tonal and non-tonal), fbank and a random-init HuBERT, transfer."""
+
+import json
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import asdict
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+
+from pitchprobe.analysis.stats import METRICS
+from pitchprobe.data.languages import load_table
+from pitchprobe.study.run import StudyConfig, run_study
+from tests.study.conftest import TINY_HUBERT, plant_no_pitch  # noqa: F401
+
+pytestmark = pytest.mark.slow  # every test here runs a study or the whole pipeline
+
+N_METRICS = sum(len(m) for m in METRICS.values())
+
+
+def test_all_units_done_and_the_table_has_the_expected_rows(study):
+    cfg, summary = study
+    assert summary.failed == [] and len(summary.done) == 8  # (3 probes + 1 transfer) x 2 models
+    df = pd.read_parquet(f"{cfg.run_dir}/tables/results.parquet")
+    layers = {"fbank": 1, "hubert-random": 3}
+    # within: 3 languages; transfer: 3 test languages; each (layers + mean floor) x metrics
+    expected = sum(6 * (n + 1) * N_METRICS for n in layers.values())
+    assert len(df) == expected
+    assert len(pd.read_csv(f"{cfg.run_dir}/tables/results.csv")) == expected
+    row = df[df.code == "zz_contour"].iloc[0]
+    table = load_table(f"{cfg.data_dir}/../src/languages.tsv")
+    assert (row.lang_id, row.tone_class, row.language) == (0, "tonal", table["zz_contour"].language)
+    probe = df[(df.predictor == "probe") & (df.kind == "within")]
+    assert (probe.n_utterances == 10).all() and (probe.n_frames > 0).all()
+    assert probe.ci_low.notna().all() and (probe.ci_low <= probe.ci_high + 1e-9).all()
+
+
+def test_transfer_on_the_same_language_equals_within_language(study):
+    cfg, _ = study
+    df = pd.read_parquet(f"{cfg.run_dir}/tables/results.parquet")
+    keys = ["model_tag", "layer", "predictor", "target", "metric"]
+    within = df[(df.kind == "within") & (df.code == "zz_level")].set_index(keys).value
+    transfer = df[(df.kind == "transfer") & (df.code == "zz_level")].set_index(keys).value
+    assert len(within) == len(transfer) > 0
+    np.testing.assert_allclose(transfer.loc[within.index].to_numpy(), within.to_numpy(), rtol=1e-12)
+    assert (df[df.kind == "transfer"].train_language == "zz_level").all()
+
+
+def test_planted_difference_is_detected(study):
+    cfg, _ = study
+    tests = json.loads(open(f"{cfg.run_dir}/tables/tests.json").read())
+    comp = tests["vs_reference"]["fbank"]
+    assert comp["reference"] == "zz_level"
+    planted = comp["languages"]["zz_intonation"]
+    assert planted["difference"] < -0.3 and planted["p_value"] < 0.05
+    assert comp["languages"]["zz_contour"]["p_value"] > planted["p_value"]
+    best = pd.read_csv(f"{cfg.run_dir}/tables/best_layers.csv")
+    b = best[best.model_tag == "fbank"].set_index("code")
+    assert b.loc["zz_intonation", "ci_high"] < b.loc["zz_level", "ci_low"]
+
+
+def test_figures_are_valid_images_and_the_report_holds_them(study):
+    cfg, _ = study
+    figs = sorted(Path(cfg.run_dir, "figures").glob("*.png"))
+    names = {p.stem.split("_")[0] for p in figs}
+    assert names == {"a", "b", "c", "d", "e", "f", "g"}
+    for p in figs:
+        img = mpimg.imread(p)
+        assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
+        ET.parse(p.with_suffix(".svg"))  # well-formed SVG
+    html = open(f"{cfg.run_dir}/report.html").read()
+    assert html.count("data:image/png;base64,") == len(figs)
+    for heading in (
+        "Data",
+        "Models",
+        "Method",
+        "Best layer per language",
+        "Statistical tests",
+        "Software",
+        "Reproduce",
+    ):
+        assert f"<h2>{heading}" in html
+    assert "zz_intonation" in html and "pitchprobe study --langs zz_contour,zz_intonation,zz_level" in html
+    md = open(f"{cfg.run_dir}/report.md").read()
+    assert all(f"]({p.relative_to(cfg.run_dir).as_posix()})" in md for p in figs)
+
+
+def test_rerun_recomputes_nothing(study):
+    cfg, _ = study
+    run = Path(cfg.run_dir)
+    results = sorted(run.glob("results/**/*")) + sorted(run.glob("transfer/**/*"))
+    mtimes = {p: p.stat().st_mtime_ns for p in results if p.is_file()}
+    assert len(mtimes) == 2 * (3 * 3 + 3 * 2)  # 2 models x (3 probes x json/npz/parquet + 3 transfers x json/parquet)
+    summary = run_study(cfg, progress=False)
+    assert summary.done == [] and len(summary.skipped) == 8
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+
+
+def test_killed_study_resumes_cleanly(study, tmp_path):
+    cfg, _ = study
+    cfg2 = StudyConfig(**{**asdict(cfg), "run_dir": str(tmp_path / "run"), "models": ["fbank"], "train_langs": []})
+    code = (
+        "import json, sys\nfrom pitchprobe.study.run import StudyConfig, run_study\n"
+        "run_study(StudyConfig(**json.loads(sys.argv[1])), progress=False)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(asdict(cfg2))])
+    units = tmp_path / "run" / "units"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (units.is_dir() and any(units.glob("*.json"))):
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    done_before = len(list(units.glob("*.json")))
+    assert 1 <= done_before < 3, "killed after the first unit and before the last"
+    assert not list((tmp_path / "run").rglob(".*.tmp*")), "no temporary files left"
+    summary = run_study(cfg2, progress=False)
+    assert len(summary.skipped) == done_before and len(summary.done) == 3 - done_before and not summary.failed
+
+
+def test_slurm_path_through_submitit_local_executor(study, tmp_path):
+    cfg, _ = study
+    cfg2 = StudyConfig(
+        **{
+            **asdict(cfg),
+            "run_dir": str(tmp_path / "run"),
+            "models": ["fbank"],
+            "langs": ["zz_level"],
+            "train_langs": [],
+        }
+    )
+    cfg2.executor = "submitit-local"
+    summary = run_study(cfg2, progress=False)
+    assert summary.done == ["probe--fbank--zz_level"] and not summary.failed
+    jobs = json.loads((tmp_path / "run" / "logs" / "jobs.json").read_text())
+    assert list(jobs) == ["probe--fbank--zz_level"]
+    within = json.loads((tmp_path / "run" / "results" / "fbank" / "zz_level.json").read_text())
+    first = json.loads(open(f"{cfg.run_dir}/results/fbank/zz_level.json").read())
+    assert within["layers"] == first["layers"]

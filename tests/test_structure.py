@@ -1,0 +1,60 @@
+"""The package's shape: stage subpackages, no module over 400 lines, no import cycles, ``python -m pitchprobe``."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "pitchprobe"
+MAX_LINES = 400
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for p in PKG.rglob("*.py"):
+        rel = p.relative_to(PKG.parent).with_suffix("")
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        out[".".join(parts)] = p
+    return out
+
+
+def _imports(path: Path, modules: dict) -> set[str]:
+    """Package modules imported at module level (imports inside functions are deferred, so cannot cycle at import)."""
+    out = set()
+    for node in ast.parse(path.read_text()).body:
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        out |= {n for n in names if n in modules}
+    return out
+
+
+def test_no_module_is_over_400_lines():
+    long = {m: n for m, p in _modules().items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, long
+
+
+def test_no_import_cycles():
+    modules = _modules()
+    graph = {m: _imports(p, modules) - {m} for m, p in modules.items()}
+    state: dict[str, int] = {}
+
+    def visit(m, stack):
+        state[m] = 1
+        for n in graph[m]:
+            if state.get(n) == 1:
+                raise AssertionError("import cycle: " + " -> ".join([*stack, m, n]))
+            if n not in state:
+                visit(n, [*stack, m])
+        state[m] = 2
+
+    for m in graph:
+        if m not in state:
+            visit(m, [])
+
+
+def test_python_dash_m_pitchprobe():
+    out = subprocess.run([sys.executable, "-m", "pitchprobe", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "study" in out.stdout, out.stderr
