@@ -62,9 +62,14 @@ def _within(df: pd.DataFrame) -> pd.DataFrame:
     return df[df.kind == "within"]
 
 
+def _controls(df: pd.DataFrame) -> dict[str, bool]:
+    """``{model tag: is a random-init control}``, from the table (tags of controls may carry a hash)."""
+    return {t: bool(r) for t, r in zip(df.model_tag, df.random_init)}
+
+
 def _model_order(df: pd.DataFrame) -> list[str]:
-    tags = list(dict.fromkeys(df.model_tag))
-    return sorted(tags, key=lambda t: (t.endswith("-random"), t))
+    control = _controls(df)
+    return sorted(control, key=lambda t: (control[t], t))
 
 
 @_styled
@@ -166,12 +171,14 @@ def models_by_layer(df, out_dir, *, target="f0_voiced", metric="r") -> Path:
     sel = _within(df)
     sel = sel[(sel.predictor == "probe") & (sel.target == target) & (sel.metric == metric)]
     fig, ax = _subplots(figsize=(7, 4))
-    base = [t for t in _model_order(sel) if not t.endswith("-random")]
+    control = _controls(sel)
+    name_of = dict(zip(sel.model_tag, sel.model))
+    base = [name_of[t] for t in _model_order(sel) if not control[t]]  # a control shares its model's colour
     for tag in _model_order(sel):
         m = sel[sel.model_tag == tag].pivot_table(index="code", columns="layer", values="value")
-        root = tag.removesuffix("-random")
+        root = name_of[tag]
         color = OKABE_ITO[base.index(root) % 8] if root in base else OKABE_ITO[7]
-        style = "--" if tag.endswith("-random") else "-"
+        style = "--" if control[tag] else "-"
         mean = m.mean(0)
         if len(mean) == 1:  # a single-layer baseline (fbank, mfcc): a level line
             ax.axhline(mean.iloc[0], color=color, ls=style, label=tag)

@@ -25,8 +25,8 @@ from pitchprobe.analysis.aggregate import best_layers, load_results, tidy_table,
 from pitchprobe.analysis.stats import compare_languages, group_permutation_test, utterance_stats
 from pitchprobe.core.atomic import atomic_path, write_json, write_text
 from pitchprobe.core.layout import RunLayout
-from pitchprobe.probe.results import ProbeResult
-from pitchprobe.study.config import load_config, study_command
+from pitchprobe.probe.results import ProbeResult, read_result
+from pitchprobe.study.config import StudyConfig, load_config, study_command, units_of
 
 TARGET, METRIC = "f0_voiced", "r"  # the headline: Pearson r of the voiced-F0 probe
 
@@ -145,17 +145,55 @@ def _figures(run_dir: Path, df: pd.DataFrame, fig_dir: Path, tests: dict) -> lis
     return figs
 
 
+def study_results(run_dir: Path, cfg: StudyConfig) -> tuple[list[tuple[str, ProbeResult]], list[Path]]:
+    """The results of ``cfg``'s units that exist, and the result files in ``run_dir`` that are none of them.
+
+    Leftovers (a model or language dropped from the study, a tag that changed
+    with ``--seed`` or ``--s3prl-ckpt``) are listed, never read into the report.
+    """
+    from pitchprobe.study.run import unit_outputs
+
+    layout = RunLayout(run_dir)
+    wanted = {}
+    for unit in units_of(cfg):
+        for files in unit_outputs(cfg, unit).values():
+            rel = files.json.relative_to(cfg.run_dir)
+            wanted[rel] = "within" if unit.kind == "probe" else "transfer"
+    out, leftovers = [], []
+    for _, path in layout.result_jsons():
+        kind = wanted.get(path.relative_to(layout.root))
+        if kind is None:
+            leftovers.append(path)
+        else:
+            out.append((kind, read_result(path)))
+    return out, leftovers
+
+
 def make_report(
-    run_dir: Path, *, bootstrap: int = 1000, permutations: int = 10000, seed: int = 0, summary=None
+    run_dir: Path,
+    *,
+    bootstrap: int | None = None,
+    permutations: int | None = None,
+    seed: int | None = None,
+    summary=None,
 ) -> Path:
-    """Write tables, tests, figures, ``report.html`` and ``report.md`` for the results in ``run_dir``."""
+    """Write tables, tests, figures, ``report.html`` and ``report.md`` for the results in ``run_dir``.
+
+    ``bootstrap``, ``permutations`` and ``seed`` default to the study's own
+    (``config.json``), else to :class:`~pitchprobe.study.config.StudyConfig`'s defaults.
+    With a ``config.json``, only the results of the study's units are reported.
+    """
     from pitchprobe.data.languages import load_table
 
     run_dir = Path(run_dir)
     layout = RunLayout(run_dir)
     cfg = load_config(run_dir) if layout.config.is_file() else None
+    stats_from = cfg or StudyConfig()
+    bootstrap = stats_from.bootstrap if bootstrap is None else bootstrap
+    permutations = stats_from.permutations if permutations is None else permutations
+    seed = stats_from.seed if seed is None else seed
     table = load_table(cfg.languages_table if cfg else None)
-    results = load_results(run_dir)
+    results, leftovers = study_results(run_dir, cfg) if cfg else (load_results(run_dir), [])
     within = [res for kind, res in results if kind == "within"]
     df = tidy_table(run_dir, table=table, n_boot=bootstrap, seed=seed, results=results)
     write_tables(df, layout.tables)
@@ -248,6 +286,10 @@ def make_report(
     ]
     if summary is not None:
         sections.insert(1, ("Run summary", summary.text()))
+    if leftovers:
+        names = ", ".join(str(p.relative_to(layout.root)) for p in leftovers[:20])
+        more = f" and {len(leftovers) - 20} more" if len(leftovers) > 20 else ""
+        sections.insert(1, ("Not reported", f"Results of no unit of this study (left out): {names}{more}."))
     cmds = _commands(run_dir, within)
     _write_markdown(layout, sections, figs, cmds)
     return _write_html(layout, sections, figs, cmds)

@@ -115,9 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("report", help="tables, tests, figures and report.html/.md for a run directory")
     rp.add_argument("run_dir")
-    rp.add_argument("--bootstrap", type=int, default=1000)
-    rp.add_argument("--permutations", type=int, default=10000)
-    rp.add_argument("--seed", type=int, default=0)
+    rp.add_argument("--bootstrap", type=int, help="bootstrap resamples (default: the study's own)")
+    rp.add_argument("--permutations", type=int, help="permutations per test (default: the study's own)")
+    rp.add_argument("--seed", type=int, help="seed of the statistics (default: the study's own)")
 
     d = sub.add_parser("demo", help="offline demo on a synthetic corpus with known F0")
     d.add_argument("--data-dir", help="where the demo writes (default <data_dir>/demo)")

@@ -24,7 +24,7 @@ DEFAULT_BATCH_SIZE = 8  # utterances per forward (layer-norm models only)
 
 
 def load_model(
-    name: str,
+    name: str | ModelIdentity,
     *,
     random_init: bool = False,
     device: str = "auto",
@@ -36,8 +36,9 @@ def load_model(
 
     Parameters
     ----------
-    name : str
-        S3PRL upstream name, Hugging Face model id, or local directory.
+    name : str or ModelIdentity
+        S3PRL upstream name, Hugging Face model id, or local directory; or a
+        resolved identity, whose own ``random_init``, ``seed`` and ``s3prl_ckpt`` then apply.
     random_init : bool
         Same architecture, fresh weights (seeded by ``seed``): the untrained control.
     device : {"auto", "cpu", "cuda", "cuda:N"}
@@ -63,7 +64,10 @@ def load_model(
     The random init is seeded inside a fork of torch's RNG state: the caller's
     global seed and RNG stream are not touched.
     """
-    identity = ModelIdentity.resolve(name, random_init=random_init, seed=seed, s3prl_ckpt=s3prl_ckpt)
+    if isinstance(name, ModelIdentity):  # resolved already (a study's unit): used as it is
+        identity = name
+    else:
+        identity = ModelIdentity.resolve(name, random_init=random_init, seed=seed, s3prl_ckpt=s3prl_ckpt)
     backend = _load(identity, device=device, batch_size=batch_size)
     backend.identity = identity
     return backend

@@ -2,10 +2,10 @@
 
 A model is named by an S3PRL upstream name (``hubert``), a Hugging Face id
 (``facebook/hubert-base-ls960``) or a local directory. :meth:`ModelIdentity.resolve`
-turns a local path into its absolute path once, where the user typed it, so the
-identity (and the tag derived from it) is the same on every machine of a
-cluster: the tag is computed from the identity's text alone, never from what
-exists on the disk where it is computed.
+turns a local path (one that exists where the user typed it, or one written
+as a path) into its absolute path once, there; a study stores the resolved
+identity and jobs use it as it is, never resolving again. The tag is computed
+from the identity's text alone, so it is the same on every machine of a cluster.
 
 Tags are readable, and unique: a name that is not a plain registry or Hub name
 (a local path, an S3PRL checkpoint, a random init with a seed other than 0)

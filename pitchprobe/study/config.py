@@ -75,7 +75,12 @@ class StudyConfig:
     slurm_time_min: int = _opt(240, "--time", "slurm time limit per unit, minutes", type=int)
     slurm_cpus: int = _opt(8, "--cpus", "slurm CPUs per unit", type=int)
     slurm_gpus: int = _opt(0, "--gpus", "slurm GPUs per unit", type=int)
-    overwrite: bool = _opt(False, "--overwrite", "recompute units whose results were made under another configuration")
+    overwrite: bool = _opt(
+        False,
+        "--overwrite",
+        "recompute units made under another configuration (and relabel, in the data root, languages whose labels "
+        "were made with other settings)",
+    )
     fail_fast: bool = _opt(False, "--fail-fast", "stop at the first failure", cli=COMMON)
 
     @property
@@ -126,7 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def study_command(cfg: StudyConfig) -> str:
-    """The ``pitchprobe study`` command that reproduces ``cfg`` (every option that is not its default)."""
+    """The ``pitchprobe study`` command reproducing ``cfg``: every option not at its default, but ``overwrite``."""
     defaults = _defaults()
     cmd = ["pitchprobe", "study"]
     for f in fields(StudyConfig):
@@ -165,7 +170,8 @@ def model_variants(cfg: StudyConfig) -> list[ModelIdentity]:
     for m in cfg.models:
         random_only = m.startswith(RANDOM_PREFIX)
         name = m[len(RANDOM_PREFIX) :] if random_only else m
-        kw = {"seed": cfg.seed, "s3prl_ckpt": cfg.s3prl_ckpt}
+        s3prl = "/" not in name and not name.startswith("~")  # a checkpoint belongs to S3PRL upstreams only
+        kw = {"seed": cfg.seed, "s3prl_ckpt": cfg.s3prl_ckpt if s3prl else None}
         if not random_only:
             out.append(ModelIdentity.resolve(name, random_init=False, **kw))
         if random_only or cfg.controls:
@@ -190,7 +196,7 @@ def unit_fingerprint(cfg: StudyConfig, unit: Unit, test_code: str) -> dict:
         train_language=unit.code,
         test_language=test_code,
         gender=cfg.gender,
-        seed=cfg.seed,
+        seed=unit.model.seed,  # a random init's seed; --seed otherwise only seeds the report's statistics
         postprocess=cfg.postprocess,
     )
 

@@ -109,11 +109,7 @@ def run_unit(cfg: StudyConfig, unit: Unit, backends: dict | None = None) -> Unit
         backends = {} if backends is None else backends
         if unit.model not in backends:
             backends.clear()  # one model in memory at a time
-            m = unit.model
-            backends[m] = load_model(
-                m.name, random_init=m.random_init, device=cfg.device, seed=m.seed, batch_size=cfg.batch_size,
-                s3prl_ckpt=m.s3prl_ckpt,
-            )  # fmt: skip
+            backends[unit.model] = load_model(unit.model, device=cfg.device, batch_size=cfg.batch_size)
         kw = {
             "root": Path(cfg.data_dir),
             "backend": backends[unit.model],
@@ -122,7 +118,6 @@ def run_unit(cfg: StudyConfig, unit: Unit, backends: dict | None = None) -> Unit
             "postprocess": cfg.postprocess,
             "fail_fast": cfg.fail_fast,
             "progress": False,
-            "fingerprint_extra": {"seed": cfg.seed},
         }
         outputs = unit_outputs(cfg, unit)
         if unit.kind == "probe":
@@ -132,7 +127,7 @@ def run_unit(cfg: StudyConfig, unit: Unit, backends: dict | None = None) -> Unit
         status.status = "done"
     except PitchProbeError as e:
         status.status, status.reason = "failed", str(e)
-    except (RuntimeError, OSError, ValueError) as e:  # a model or I/O failure fails this unit, not the study
+    except Exception as e:  # noqa: BLE001 - any other failure (a model's, I/O) fails this unit, not the study
         status.status, status.reason = "failed", f"{type(e).__name__}: {e}"
         status.traceback = traceback.format_exc()
     status.seconds = time.perf_counter() - t0

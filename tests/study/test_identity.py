@@ -138,3 +138,17 @@ def test_reproduce_command_gives_back_the_configuration(study):
     args = build_parser().parse_args(cmd.split()[1:])
     for key in ("gender", "device", "batch_size", "repo", "revision", "jobs", "executor", "frame_length_ms", "alpha"):
         assert getattr(args, key) == getattr(c, key), key
+
+
+def test_leftover_results_are_listed_not_reported_and_seed_only_reseeds_statistics(study, tmp_path):
+    cfg, _ = study
+    c = _small(cfg, tmp_path / "run")
+    run_study(c, progress=False)
+    run = tmp_path / "run"
+    (run / "results" / "gone-model").mkdir()
+    shutil.copy(run / "results" / "fbank" / "zz_level.json", run / "results" / "gone-model" / "zz_level.json")
+    summary = run_study(replace(c, seed=5), progress=False)  # a pretrained model's numbers do not depend on it
+    assert summary.skipped == ["probe--fbank--zz_level"] and not summary.done
+    df = pd.read_parquet(run / "tables" / "results.parquet")
+    assert set(df.model_tag) == {"fbank"}
+    assert "gone-model/zz_level.json" in (run / "report.md").read_text()
