@@ -16,7 +16,7 @@ import pandas as pd
 
 from pitchprobe.analysis.stats import bootstrap, utterance_stats
 from pitchprobe.core.atomic import atomic_path
-from pitchprobe.core.layout import RunLayout
+from pitchprobe.core.layout import ResultFiles, RunLayout
 from pitchprobe.data.languages import Language
 from pitchprobe.probe.metrics import HIGHER_IS_BETTER, METRICS, TARGETS
 from pitchprobe.probe.results import LayerMetrics, ProbeResult, read_result
@@ -83,7 +83,7 @@ def tidy_table(
         lang = dict(res.language)
         if table and lang["code"] in table:
             lang.update({k: v for k, v in table[lang["code"]].as_record().items() if v is not None})
-        pred = Path(res.output).with_name(Path(res.output).stem + ".predictions.parquet") if res.output else None
+        pred = ResultFiles(Path(res.output)).predictions if res.output else None
         cis = bootstrap(utterance_stats(pred), n_boot=n_boot, seed=seed) if pred and pred.is_file() else {}
         base = {
             "code": lang["code"],

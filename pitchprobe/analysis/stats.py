@@ -61,9 +61,7 @@ def utterance_stats(path: str | Path) -> UtteranceStats:
     return UtteranceStats(ids, layers, sums)
 
 
-def metrics_from(total: dict[str, np.ndarray], target: str, name: str) -> np.ndarray:
-    """:func:`pitchprobe.probe.metrics.metric`: a metric from summed statistics; NaN where undefined."""
-    return _metric(total, target, name)
+metrics_from = _metric  # the metric of summed statistics: pitchprobe.probe.metrics.metric itself
 
 
 def bootstrap(stats: UtteranceStats, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:

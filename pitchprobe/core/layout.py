@@ -111,10 +111,6 @@ class ResultFiles:
         return self.json.with_name(self.json.stem + ".predictions.parquet")
 
 
-def result_files(json_path: Path) -> ResultFiles:
-    return ResultFiles(Path(json_path))
-
-
 def _visible_json(folder: Path) -> list[Path]:
     """``*.json`` below ``folder``, skipping hidden files and folders (temporary files of atomic writes)."""
     out = []
@@ -187,7 +183,6 @@ __all__ = [
     "manifest_path",
     "manifests_dir",
     "probe_output",
-    "result_files",
     "results_dir",
     "states_dir",
 ]

@@ -19,12 +19,11 @@ from tqdm.auto import tqdm
 from pitchprobe.core.align import FrameGrid, align
 from pitchprobe.core.audio import SAMPLING_RATE, load_audio
 from pitchprobe.core.errors import AudioError, PitchProbeError
+from pitchprobe.core.layout import SPLITS
 from pitchprobe.data.fleurs import GENDERS
 from pitchprobe.data.manifest import read_manifest
 from pitchprobe.labels.pitch import LabelRecord, read_labels
 from pitchprobe.models.base import Backend
-
-PROBE_SPLITS = ("train", "dev", "test")
 
 
 @dataclass
@@ -54,11 +53,13 @@ class RunState:
     """What a pass over files saw: failures, and counts per split."""
 
     failures: list[Failure] = field(default_factory=list)
-    counts: dict[str, SplitCounts] = field(default_factory=lambda: {s: SplitCounts() for s in PROBE_SPLITS})
+    counts: dict[str, SplitCounts] = field(default_factory=lambda: {s: SplitCounts() for s in SPLITS})
 
-    def fail(self, failure: Failure) -> None:
-        self.failures.append(failure)
-        self.counts[failure.split].failed += 1
+    def fail(self, utt_id: str, split: str, reason: str, message: str | None, *, language: str | None) -> None:
+        """Record an unusable utterance; its phase follows from its split."""
+        phase = "score" if split == "test" else "fit"
+        self.failures.append(Failure(utt_id, split, reason, message, language=language, phase=phase))
+        self.counts[split].failed += 1
 
 
 @dataclass
@@ -94,9 +95,7 @@ def load_records(root: Path, code: str, splits: tuple[str, ...], *, gender: str 
     return [r for r in read_manifest(root, code, splits=splits) if want is None or r.get("gender") == want]
 
 
-def utterances(
-    root: Path, code: str, split: str, records: list[dict], state: RunState, *, phase: str
-) -> list[Utterance]:
+def utterances(root: Path, code: str, split: str, records: list[dict], state: RunState) -> list[Utterance]:
     """Records of ``split`` that have usable labels; the rest are recorded as failures."""
     labels = read_labels(root, code, split)
     out = []
@@ -108,12 +107,12 @@ def utterances(
             out.append(Utterance(rec, lab))
             continue
         reason, message = ("no_labels", "no pitch labels for this file") if lab is None else (lab.reason, lab.message)
-        state.fail(Failure(rec["id"], split, reason, message, language=code, phase=phase))
+        state.fail(rec["id"], split, reason, message, language=code)
     return out
 
 
 def iter_states(
-    backend: Backend, utts: list[Utterance], *, split: str, state: RunState, fail_fast: bool, progress: bool, phase: str
+    backend: Backend, utts: list[Utterance], *, split: str, state: RunState, fail_fast: bool, progress: bool
 ):
     """Yield ``(utterance, states)`` with ``states[l]`` (T, D_l) on the model's device; failures are recorded."""
     bar = tqdm(total=len(utts), desc=f"{split:>5}", unit="utt", disable=not progress, leave=False)
@@ -126,8 +125,7 @@ def iter_states(
             except AudioError as e:
                 if fail_fast:
                     raise PitchProbeError(f"--fail-fast: {e}") from e
-                code = u.record.get("code")
-                state.fail(Failure(u.record["id"], split, e.reason, str(e), language=code, phase=phase))
+                state.fail(u.record["id"], split, e.reason, str(e), language=u.record.get("code"))
         if batch:
             yield from zip(batch, backend.forward(wavs))
         bar.update(len(utts[start : start + backend.batch_size]))
@@ -167,16 +165,12 @@ def iter_frames(
     progress: bool = True,
 ) -> Iterator[Frames]:
     """Every usable utterance of ``code``'s ``split`` through ``backend`` once, as aligned :class:`Frames`."""
-    phase = "score" if split == "test" else "fit"
-    utts = utterances(root, code, split, records, state, phase=phase)
-    for u, states in iter_states(
-        backend, utts, split=split, state=state, fail_fast=fail_fast, progress=progress, phase=phase
-    ):
+    utts = utterances(root, code, split, records, state)
+    for u, states in iter_states(backend, utts, split=split, state=state, fail_fast=fail_fast, progress=progress):
         yield aligned(backend, u, states, state.counts[split])
 
 
 __all__ = [
-    "PROBE_SPLITS",
     "Failure",
     "Frames",
     "RunState",

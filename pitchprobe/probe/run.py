@@ -139,7 +139,6 @@ def run_probe(
     output: Path | None = None,
     save_predictions: bool = True,
     progress: bool = True,
-    fingerprint_extra: dict | None = None,
 ) -> ProbeResult:
     """Probe every layer of ``backend`` for F0 in language ``code``; write and return the results.
 
@@ -164,8 +163,6 @@ def run_probe(
         Results JSON; default ``<root>/results/<model_tag>/<code>.json``.
         Beside it: ``<stem>.probes.npz`` (the fitted probes) and
         ``<stem>.predictions.parquet`` (test predictions).
-    fingerprint_extra : dict or None
-        Fields added to the result's fingerprint (a study adds its own).
 
     Returns
     -------
@@ -187,7 +184,6 @@ def run_probe(
         postprocess=postprocess,
         save_predictions=save_predictions,
         t0=t0,
-        fingerprint_extra=fingerprint_extra,
         **kw,
     )
 
@@ -208,7 +204,6 @@ def score_and_write(
     progress: bool = True,
     t0: float | None = None,
     fit_seconds: float | None = None,
-    fingerprint_extra: dict | None = None,
 ) -> ProbeResult:
     """Score fitted ``probes`` on ``code``'s test split; write the result JSON, predictions beside it."""
     t0 = time.perf_counter() if t0 is None else t0
@@ -235,7 +230,6 @@ def score_and_write(
         gender=gender,
         postprocess=postprocess,
         pred_path=pred_path,
-        fingerprint_extra=fingerprint_extra,
     )
     result.wall_seconds = time.perf_counter() - t0
     result.fit_seconds = fit_seconds
@@ -285,7 +279,6 @@ def build_result(
     gender: str,
     postprocess: bool,
     pred_path: Path | None,
-    fingerprint_extra: dict | None = None,
 ) -> ProbeResult:
     """The typed result of scoring ``probes`` on ``code``."""
     n_layers = len(probes.coef)
@@ -314,7 +307,6 @@ def build_result(
         seed=backend.model_identity.seed,
         postprocess=postprocess,
     )
-    fp.update(fingerprint_extra or {})
     return ProbeResult(
         fingerprint=fp,
         language={"code": code, **{k: lang.get(k) for k in ("lang_id", "language", "lang_group", "tone_class")}},

@@ -36,7 +36,6 @@ def run_transfer(
     postprocess: bool = False,
     fail_fast: bool = False,
     progress: bool = True,
-    fingerprint_extra: dict | None = None,
 ) -> list[ProbeResult]:
     """Fit on ``train_code`` (train split, alpha on its dev split), score on each test language's test split.
 
@@ -60,7 +59,6 @@ def run_transfer(
             alpha=alpha,
             postprocess=postprocess,
             fit_seconds=fit_seconds,
-            fingerprint_extra=fingerprint_extra,
             **kw,
         )
         out.append(res)

@@ -69,11 +69,6 @@ def stale_outputs(cfg: StudyConfig, unit: Unit) -> tuple[list[str], dict[str, li
     return missing, stale
 
 
-def is_done(cfg: StudyConfig, unit: Unit) -> bool:
-    missing, stale = stale_outputs(cfg, unit)
-    return not missing and not stale
-
-
 def _ensure_labelled(cfg: StudyConfig, codes: list[str]) -> None:
     from pitchprobe.core.layout import manifest_path
     from pitchprobe.data.fleurs import HubSource, LocalSource, gather_language
@@ -168,14 +163,46 @@ def _submitit_executor(cfg: StudyConfig):
     return ex
 
 
-def _check_labels(cfg: StudyConfig) -> list[str]:
-    """Languages whose labels in the data root were made with other parameters than the study's."""
+def _check_labels(cfg: StudyConfig) -> dict[str, dict]:
+    """``{code: stored parameters}`` of languages whose labels in the data root were made otherwise."""
     out = []
     for code in sorted({*cfg.langs, *cfg.train_langs}):
         path = label_params_path(Path(cfg.data_dir), code)
-        if path.is_file() and json.loads(path.read_text()) != asdict(cfg.params):
-            out.append(f"{code}: labels made with {json.loads(path.read_text())}")
-    return out
+        if path.is_file():
+            stored = json.loads(path.read_text())
+            if stored != asdict(cfg.params):
+                out.append((code, stored))
+    return dict(out)
+
+
+def _prepare(cfg: StudyConfig) -> tuple[StudyConfig, list[Unit], list[Unit]]:
+    """:func:`prepare`, plus the units to run and those done already (each result is read once)."""
+    if cfg.executor not in EXECUTORS:
+        raise UnknownNameError("executor", cfg.executor, EXECUTORS)
+    cfg = resolved(cfg)
+    if cfg.run_dir is None:
+        cfg = replace(cfg, run_dir=str(default_run_dir(Path(cfg.data_dir))))
+    problems, todo, done = [], [], []
+    for unit in units_of(cfg):
+        missing, stale = stale_outputs(cfg, unit)
+        problems += [f"{unit.uid} on {code}: " + "; ".join(diff) for code, diff in stale.items()]
+        (todo if missing or stale else done).append(unit)
+    labels = _check_labels(cfg)
+    if (problems or labels) and not cfg.overwrite:
+        lines = ["this run directory holds results made under another configuration:", *problems[:20]]
+        if len(problems) > 20:
+            lines.append(f"... and {len(problems) - 20} more")
+        if labels:
+            lines.append(f"the data root's labels differ from the study's {asdict(cfg.params)}:")
+            lines += [f"{code}: labels made with {stored}" for code, stored in labels.items()]
+        lines.append(f"pass --overwrite to recompute them, or use a new --run-dir (now {cfg.run_dir})")
+        raise PitchProbeError("\n  ".join(lines))
+    if labels:  # --overwrite: relabel those languages once, here, before any unit runs
+        from pitchprobe.labels.pitch import make_labels
+
+        for code in labels:
+            make_labels(code, root=Path(cfg.data_dir), params=cfg.params, jobs=cfg.jobs, overwrite=True, progress=False)
+    return cfg, todo, done
 
 
 def prepare(cfg: StudyConfig) -> StudyConfig:
@@ -187,45 +214,15 @@ def prepare(cfg: StudyConfig) -> StudyConfig:
         Naming each unit whose results were made under another configuration,
         and the fields that differ, unless ``cfg.overwrite``.
     """
-    if cfg.executor not in EXECUTORS:
-        raise UnknownNameError("executor", cfg.executor, EXECUTORS)
-    cfg = resolved(cfg)
-    if cfg.run_dir is None:
-        cfg = replace(cfg, run_dir=str(default_run_dir(Path(cfg.data_dir))))
-    problems = []
-    for unit in units_of(cfg):
-        _, stale = stale_outputs(cfg, unit)
-        problems += [f"{unit.uid} on {code}: " + "; ".join(diff) for code, diff in stale.items()]
-    labels = _check_labels(cfg)
-    if (problems or labels) and not cfg.overwrite:
-        lines = ["this run directory holds results made under another configuration:", *problems[:20]]
-        if len(problems) > 20:
-            lines.append(f"... and {len(problems) - 20} more")
-        if labels:
-            lines += [f"the data root's labels differ from the study's {asdict(cfg.params)}:", *labels]
-        lines.append(f"pass --overwrite to recompute them, or use a new --run-dir (now {cfg.run_dir})")
-        raise PitchProbeError("\n  ".join(lines))
-    if labels:  # --overwrite: relabel those languages once, here, before any unit runs
-        from pitchprobe.labels.pitch import make_labels
-
-        for line in labels:
-            code = line.split(":")[0]
-            make_labels(code, root=Path(cfg.data_dir), params=cfg.params, jobs=cfg.jobs, overwrite=True, progress=False)
-    return cfg
+    return _prepare(cfg)[0]
 
 
 def run_study(cfg: StudyConfig, *, progress: bool = True) -> StudySummary:
     """Run every unit not done yet, then write tables, figures and the report."""
-    cfg = prepare(cfg)
+    cfg, todo, done = _prepare(cfg)
     run = RunLayout(cfg.run_dir)
     write_json(run.config, cfg.as_dict())
-    summary = StudySummary()
-    todo = []
-    for unit in units_of(cfg):
-        if is_done(cfg, unit):
-            summary.skipped.append(unit.uid)
-        else:
-            todo.append(unit)
+    summary = StudySummary(skipped=[u.uid for u in done])
     if cfg.executor == "local":
         backends: dict = {}
         bar = tqdm(todo, desc="study", unit="unit", disable=not progress)
@@ -258,4 +255,4 @@ def _record(summary: StudySummary, status: UnitStatus) -> None:
         summary.failed.append((status.unit, status.reason))
 
 
-__all__ = ["UnitStatus", "load_config", "StudySummary", "is_done", "prepare", "run_study", "run_unit", "stale_outputs"]
+__all__ = ["UnitStatus", "load_config", "StudySummary", "prepare", "run_study", "run_unit", "stale_outputs"]
