@@ -47,7 +47,7 @@ def build(root: Path, counts: dict[str, int], *, labels: bool, seed: int = 0) ->
     from pitchprobe.data.languages import load_table
     from pitchprobe.data.manifest import read_manifest
     from pitchprobe.data.synth import DEMO_LANGUAGES, write_corpus
-    from pitchprobe.labels.pitch import make_labels
+    from pitchprobe.labels.make import make_labels
 
     for sub in ("corpus", "audio", "manifests", "labels", "results"):
         shutil.rmtree(root / sub, ignore_errors=True)
@@ -57,8 +57,8 @@ def build(root: Path, counts: dict[str, int], *, labels: bool, seed: int = 0) ->
     )
     table = load_table(corpus / "languages.tsv")
     (summary,) = gather([table[CODE]], root=root, source=LocalSource(corpus))
-    if summary.problems:
-        raise RuntimeError(f"gather: {summary.problems}")
+    if not summary.ok or summary.problems:
+        raise RuntimeError(f"gather: {summary.failure or summary.problems}")
     if labels:
         s = make_labels(CODE, root=root, progress=False)
         if s.failed:

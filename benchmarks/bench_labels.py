@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--work-dir", help="keep the corpus here (default: a temporary folder)")
     args = ap.parse_args()
     from pitchprobe.data.manifest import read_manifest
-    from pitchprobe.labels.pitch import make_labels
+    from pitchprobe.labels.make import make_labels
 
     minutes = args.minutes or (1.0 if args.quick else 5.0)
     cores = os.cpu_count() or 1

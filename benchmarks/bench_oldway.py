@@ -36,7 +36,7 @@ def old_way(root: Path, backend) -> list[float]:
     from pitchprobe.core.align import FrameGrid, align
     from pitchprobe.core.audio import load_audio
     from pitchprobe.data.manifest import read_manifest
-    from pitchprobe.labels.pitch import read_labels
+    from pitchprobe.labels.store import read_labels
 
     states: dict[str, list[list[np.ndarray]]] = {}  # split -> utterance -> layer -> (T, D) float32
     targets: dict[str, list[np.ndarray]] = {}

@@ -32,7 +32,7 @@ def label_accuracy(*, root: Path, corpus: Path, code: str, split: str = "test") 
         (fraction off by more than 20 %) over frames both call voiced.
     """
     from pitchprobe.data.synth import true_f0_at
-    from pitchprobe.labels.pitch import read_labels
+    from pitchprobe.labels.store import read_labels
 
     agree = total = 0
     rel = []
@@ -70,7 +70,7 @@ def run_demo(
     from pitchprobe.data.fleurs import LocalSource, gather
     from pitchprobe.data.languages import load_table
     from pitchprobe.data.synth import write_corpus
-    from pitchprobe.labels.pitch import make_labels
+    from pitchprobe.labels.make import make_labels
     from pitchprobe.probe.console import summary_text
 
     t0 = time.perf_counter()

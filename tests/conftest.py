@@ -11,7 +11,7 @@ import soundfile as sf
 from pitchprobe.data.fleurs import LocalSource, gather
 from pitchprobe.data.languages import load_table
 from pitchprobe.data.synth import write_corpus
-from pitchprobe.labels.pitch import make_labels
+from pitchprobe.labels.make import make_labels
 
 SHARED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "fleurs-examples"
 TINY = {"train": 6, "dev": 3, "test": 3}

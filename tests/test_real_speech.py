@@ -10,7 +10,7 @@ from sklearn.linear_model import LinearRegression
 from pitchprobe.cli.main import main
 from pitchprobe.core.audio import load_audio
 from pitchprobe.data.manifest import read_manifest
-from pitchprobe.labels.pitch import read_labels
+from pitchprobe.labels.store import read_labels
 from pitchprobe.models import load_model
 from tests.conftest import SHARED_EXAMPLES
 from tests.labels.test_pitch import reference

@@ -10,122 +10,19 @@ The prototype's scripts are thin aliases::
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.cli.parser import build_parser
+from pitchprobe.core.errors import PitchProbeError, describe
 from pitchprobe.core.layout import SPLITS
-from pitchprobe.data.fleurs import GENDERS
-from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS
-from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_MODEL
-from pitchprobe.study.config import StudyConfig, add_arguments, split_list
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", help="data root (default: $PITCHPROBE_DATA_DIR or ~/.local/share/pitchprobe)")
-    p.add_argument("--languages", help="language table TSV overruling the packaged one ($PITCHPROBE_LANGUAGES)")
-    p.add_argument("--fail-fast", action="store_true", help="stop at the first bad file instead of recording it")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-
-
-def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=DEFAULT_MODEL, help="S3PRL upstream name, HF model id, or local directory")
-    p.add_argument("--random-init", action="store_true", help="same architecture, fresh weights (control)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    p.add_argument(
-        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="utterances per forward (layer-norm models only)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of --random-init")
-    p.add_argument("--s3prl-ckpt", help="checkpoint path/URL for S3PRL *_local/*_url/*_custom upstreams")
-
-
-def _source_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source", help="local folder in the FLEURS repository layout (default: the HF Hub)")
-    p.add_argument("--repo", default="google/fleurs", help="HF dataset repository (default google/fleurs)")
-    p.add_argument("--revision", help="HF revision (branch, tag or commit)")
-    p.add_argument("--gender", default="all", choices=list(GENDERS), help="keep only speakers of this gender")
+from pitchprobe.study.config import StudyConfig, split_list
 
 
 def _source(args):
     from pitchprobe.data.fleurs import HubSource, LocalSource
 
     return LocalSource(args.source) if args.source else HubSource(args.repo, revision=args.revision)
-
-
-def _splits(text: str) -> tuple[str, ...]:
-    out = tuple(split_list(text))
-    bad = [s for s in out if s not in SPLITS]
-    if bad or not out:
-        raise argparse.ArgumentTypeError(f"splits must be among {','.join(SPLITS)}, got {text!r}")
-    return out
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pitchprobe", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    g = sub.add_parser("gather", help="fetch FLEURS (or convert a folder) and write manifests")
-    _common(g)
-    g.add_argument("langs", nargs="*", help="FLEURS codes, lang_ids, or all (comma- or space-separated)")
-    _source_args(g)
-    g.add_argument("--splits", type=_splits, default=SPLITS, help="comma-separated (default train,dev,test)")
-    g.add_argument("--from-dir", help="turn this folder of recordings into corpus --name")
-    g.add_argument("--name", help="corpus name for --from-dir")
-    g.add_argument("--split-ratios", default="0.8,0.1,0.1", help="train,dev,test ratios for --from-dir")
-    g.add_argument("--tone-class", default="unknown", help="tone class recorded for --from-dir")
-
-    lab = sub.add_parser("labels", help="pYAAPT F0 labels for gathered languages")
-    _common(lab)
-    lab.add_argument("langs", nargs="+", help="codes, lang_ids, or all")
-    lab.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
-    lab.add_argument("--frame-length", type=float, default=FRAME_LENGTH_MS, help=f"ms (default {FRAME_LENGTH_MS})")
-    lab.add_argument(
-        "--frame-space", type=float, default=FRAME_SPACE_MS, help=f"label hop, ms (default {FRAME_SPACE_MS})"
-    )
-    lab.add_argument("--f0-min", type=float, default=F0_MIN_HZ, help=f"Hz (default {F0_MIN_HZ})")
-    lab.add_argument("--f0-max", type=float, default=F0_MAX_HZ, help=f"Hz (default {F0_MAX_HZ})")
-    lab.add_argument("--splits", type=_splits, default=SPLITS)
-    lab.add_argument("--overwrite", action="store_true", help="recompute existing labels")
-    _source_args(lab)  # used only for languages not gathered yet
-
-    st = sub.add_parser("states", help="write hidden states of chosen layers and utterances to disk")
-    _common(st)
-    st.add_argument("lang", help="code or lang_id")
-    _model_args(st)
-    st.add_argument("--split", default="test", choices=list(SPLITS))
-    st.add_argument("--layers", default="all", help="comma-separated layer indices, or all")
-    st.add_argument("--ids", nargs="*", help="utterance ids (default: all of the split)")
-    st.add_argument("--limit", type=int, help="at most this many utterances")
-    st.add_argument("--out", help="output folder (default <data_dir>/states/<model>/<code>/<split>)")
-
-    pr = sub.add_parser("probe", help="linear probe of every layer for F0")
-    _common(pr)
-    pr.add_argument("langs", nargs="+", help="codes, lang_ids, or all")
-    _model_args(pr)
-    pr.add_argument("--alpha", type=float, default=None, help="fixed ridge alpha; 0 = least squares")
-    pr.add_argument("--gender", default="all", choices=list(GENDERS), help="probe only speakers of this gender")
-    pr.add_argument("--postprocess", action="store_true", help="headline MSE after the prototype's smoothing")
-    pr.add_argument("--output", help="results JSON (one language only)")
-    pr.add_argument("--no-predictions", action="store_true", help="do not keep test predictions")
-
-    sd = sub.add_parser("study", help="many languages x models (+ controls, transfer) -> tables, figures, report")
-    _common(sd)
-    add_arguments(sd)  # every flag from StudyConfig's fields, with the library's defaults
-
-    rp = sub.add_parser("report", help="tables, tests, figures and report.html/.md for a run directory")
-    rp.add_argument("run_dir")
-    rp.add_argument("--bootstrap", type=int, help="bootstrap resamples (default: the study's own)")
-    rp.add_argument("--permutations", type=int, help="permutations per test (default: the study's own)")
-    rp.add_argument("--seed", type=int, help="seed of the statistics (default: the study's own)")
-
-    d = sub.add_parser("demo", help="offline demo on a synthetic corpus with known F0")
-    d.add_argument("--data-dir", help="where the demo writes (default <data_dir>/demo)")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--device", default="auto")
-    d.add_argument("-q", "--quiet", action="store_true")
-    d.add_argument("--open", action="store_true", help="open the report in a web browser")
-    return parser
 
 
 def _root(args) -> Path:
@@ -169,35 +66,87 @@ def cmd_gather(args) -> int:
         print(f"{args.name}: {len(records)} files ({counts}), {len(failures)} failed -> {root}")
         for f in failures:
             print(f"  failed: {f['path']}: {f['reason']}")
-        return 0
+        return 0 if records else 1
     if not args.langs:
         raise PitchProbeError("name languages to gather (codes, lang_ids or all), or use --from-dir")
     langs = resolve(split_list(args.langs), load_table(args.languages))
     source = _source(args)
-    summaries = g.gather(
-        langs, root=root, source=source, gender=args.gender, splits=args.splits, fail_fast=args.fail_fast
-    )
+    if args.dry_run:
+        from pitchprobe.data.disk import disk_needed, disk_table
+
+        needs = disk_needed(langs, source=source, splits=args.splits)
+        print(disk_table(needs))
+        return _finish([(n.code, n.error) for n in needs if n.error], len(langs), "TSV")
+    summaries = g.gather(langs, root=root, source=source, splits=args.splits, **_gather_options(args))
     for s in summaries:
-        print(f"{s.code}: {s.kept} utterances, extracted {s.extracted or 'nothing new'}")
-        for p in s.problems:
-            print(f"  problem: {p}")
+        _print_gathered(s)
     print(f"manifests in {root / 'manifests'}")
-    return 0
+    failed = [(s.code, s.failure) for s in summaries if not s.ok]
+    return _finish(failed, len(langs), "manifest")
+
+
+def _gather_options(args) -> dict:
+    """The gather flags every command that may gather shares."""
+    return {"gender": args.gender, "fail_fast": args.fail_fast, "delete_archives": args.delete_archives}
+
+
+def _print_gathered(s) -> None:
+    print(
+        f"{s.code}: {s.kept} utterances ({s.audio_bytes / 1e9:.2f} GB of audio), "
+        f"extracted {s.extracted or 'nothing new'}" + (f", deleted archives {s.deleted}" if s.deleted else "")
+    )
+    if s.error:
+        print(f"  failed: {s.error}")
+    for split, reason in s.failed_splits.items():
+        print(f"  failed split {split}: {reason}")
+    for p in s.problems:
+        print(f"  problem: {p}")
+
+
+def _each_language(langs, work, *, fail_fast: bool) -> list[tuple[str, str]]:
+    """``work(lang)`` for each language; a failure of any kind is that language's: ``[(code, reason)]``.
+
+    With ``fail_fast`` the first failure stops the command instead, as a one-line error.
+    """
+    failed = []
+    for lang in langs:
+        try:
+            work(lang)
+        except Exception as e:  # noqa: BLE001 - any fault of one language is recorded for it; the run goes on
+            if fail_fast:
+                raise PitchProbeError(f"--fail-fast: {lang.code}: {describe(e)}") from e
+            print(f"{lang.code}: failed: {describe(e)}", file=sys.stderr)
+            failed.append((lang.code, describe(e)))
+    return failed
+
+
+def _finish(failed: list[tuple[str, str]], total: int, what: str) -> int:
+    """Print which languages produced no result; the exit code says whether any did not."""
+    if failed:
+        print(f"{len(failed)} of {total} languages produced no {what}:")
+        for code, reason in failed:
+            print(f"  {code}: {reason}")
+    return 1 if failed else 0
 
 
 def cmd_labels(args) -> int:
     from pitchprobe.core.layout import manifest_path
     from pitchprobe.data.fleurs import gather_language
-    from pitchprobe.labels.pitch import PitchParams, make_labels
+    from pitchprobe.labels.make import make_labels
+    from pitchprobe.labels.pitch import PitchParams
 
     params = PitchParams(args.frame_length, args.frame_space, args.f0_min, args.f0_max)
     root = _root(args)
-    for lang in _langs(args, args.langs):
+    langs = _langs(args, args.langs)
+
+    def work(lang) -> None:
         if not manifest_path(root, lang.code).is_file():
             source = _source(args)
             print(f"{lang.code}: not gathered yet, gathering it from {source} first")
-            gathered = gather_language(lang, root=root, source=source, gender=args.gender)
-            print(f"{lang.code}: {gathered.kept} utterances")
+            gathered = gather_language(lang, root=root, source=source, **_gather_options(args))
+            _print_gathered(gathered)
+            if not gathered.ok:
+                raise PitchProbeError(f"gathering failed: {gathered.failure}")
         s = make_labels(
             lang.code,
             root=root,
@@ -206,16 +155,20 @@ def cmd_labels(args) -> int:
             splits=args.splits,
             fail_fast=args.fail_fast,
             overwrite=args.overwrite,
+            retry_failed=args.retry_failed,
             progress=not args.quiet,
         )
         speed = s.audio_seconds / s.wall_seconds if s.wall_seconds else 0.0
         print(
             f"{s.code}: {s.total} utterances, {s.already_done} already labelled, {s.computed} labelled now "
-            f"({s.audio_seconds:.0f} s of audio, {speed:.0f}x real time), {len(s.failed)} failed"
+            f"({s.retried} retried; {s.audio_seconds:.0f} s of audio, {speed:.0f}x real time), {len(s.failed)} failed"
         )
         for f in s.failed:
             print(f"  failed: {f['split']}/{f['id']}: {f['reason']}: {f['message']}")
-    return 0
+        if s.total and not s.ok:
+            raise PitchProbeError(f"no utterance could be labelled ({len(s.failed)} failed)")
+
+    return _finish(_each_language(langs, work, fail_fast=args.fail_fast), len(langs), "labels")
 
 
 def _load_backend(args):
@@ -228,6 +181,7 @@ def _load_backend(args):
         seed=args.seed,
         batch_size=args.batch_size,
         s3prl_ckpt=args.s3prl_ckpt,
+        trust_checkpoint=args.trust_checkpoint,
     )
 
 
@@ -265,7 +219,8 @@ def cmd_probe(args) -> int:
     if args.output and len(langs) > 1:
         raise PitchProbeError("--output names one file; give one language")
     backend = _load_backend(args)
-    for lang in langs:
+
+    def work(lang) -> None:
         res = run_probe(
             lang.code,
             root=root,
@@ -279,7 +234,8 @@ def cmd_probe(args) -> int:
             progress=not args.quiet,
         )
         print(summary_text(res))
-    return 0
+
+    return _finish(_each_language(langs, work, fail_fast=args.fail_fast), len(langs), "probe result")
 
 
 def cmd_study(args) -> int:
@@ -337,8 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except PitchProbeError as e:
-        print(f"pitchprobe {args.command}: error: {e}", file=sys.stderr)
+    except (PitchProbeError, OSError) as e:  # expected faults: bad input, a full disk, a read-only folder
+        print(f"pitchprobe {args.command}: error: {describe(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)

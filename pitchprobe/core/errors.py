@@ -22,6 +22,19 @@ class UnknownNameError(PitchProbeError, ValueError):
         super().__init__(msg)
 
 
+PERMANENT_REASONS = frozenset(
+    {"corrupt", "empty", "too_short", "silent", "not_finite", "multichannel", "wrong_rate", "pitch_failed"}
+)
+"""Failure reasons of a file itself: recorded, and skipped by a rerun unless it asks to retry failures."""
+TRANSIENT_REASONS = frozenset({"missing", "out_of_memory", "timeout", "worker_died", "io_error", "internal_error"})
+"""Failure reasons of the run, not of the file: recorded, and retried by the next run."""
+
+
+def is_permanent(reason: str | None) -> bool:
+    """Whether a recorded failure is the file's own (see :data:`PERMANENT_REASONS`); unknown reasons are retried."""
+    return reason in PERMANENT_REASONS
+
+
 class AudioError(PitchProbeError):
     """An audio file that cannot be used.
 
@@ -30,9 +43,20 @@ class AudioError(PitchProbeError):
     reason : str
         A short machine-readable code: ``missing``, ``corrupt``, ``empty``,
         ``too_short``, ``silent``, ``not_finite``, ``multichannel``,
-        ``wrong_rate`` or ``pitch_failed``.
+        ``wrong_rate`` or ``pitch_failed`` (see :data:`PERMANENT_REASONS`).
     """
 
     def __init__(self, reason: str, message: str):
         self.reason = reason
         super().__init__(message)
+
+
+def describe(error: BaseException) -> str:
+    """One line for ``error``: pitchprobe's own message, an OS error's cause and file, or type and message."""
+    if isinstance(error, PitchProbeError):
+        return str(error)
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

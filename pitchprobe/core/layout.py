@@ -13,6 +13,7 @@ ad-hoc probes (``pitchprobe probe`` / ``linear_regress.py``)::
       results/<model_tag>/<code>.predictions.parquet
       states/<model_tag>/<code>/<split>/<id>.npz  (only if asked for)
       studies/default/                         a study's run directory unless --run-dir is given
+      locks/<code>.lock                        held while a process gathers or labels <code>
 
 A study's run directory (:class:`RunLayout`)::
 
@@ -21,14 +22,15 @@ A study's run directory (:class:`RunLayout`)::
     <run_dir>/transfer/<model_tag>/<train>/<test>.json  cross-lingual transfer
     <run_dir>/units/<kind>--<model_tag>--<code>.json    status of each unit
     <run_dir>/logs/                                     submitit logs
+    <run_dir>/study.lock                                held while a study runs here
     <run_dir>/tables/, figures/, report.html, report.md from pitchprobe.analysis.report
 
 The data root is, in order of precedence: the ``--data-dir`` flag, the
 ``PITCHPROBE_DATA_DIR`` environment variable, or ``$XDG_DATA_HOME/pitchprobe``
 (``~/.local/share/pitchprobe`` when ``XDG_DATA_HOME`` is unset).
 Model weights live in the libraries' own caches (Hugging Face, S3PRL/torch hub).
-Hidden files (names starting with ``.``, such as the atomic writer's
-temporary files) are never results.
+Temporary files of atomic writes (:func:`pitchprobe.core.atomic.is_temporary`)
+and hidden folders are never results.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from pitchprobe.core.atomic import visible_files
 
 ENV_DATA_DIR = "PITCHPROBE_DATA_DIR"
 SPLITS = ("train", "dev", "test")
@@ -77,6 +81,11 @@ def label_split_dir(root: Path, code: str, split: str) -> Path:
     return labels_dir(root, code) / split
 
 
+def language_lock(root: Path, code: str) -> Path:
+    """The lock held while one process gathers or labels ``code`` in this data root."""
+    return Path(root) / "locks" / f"{code}.lock"
+
+
 def results_dir(root: Path, model_tag: str) -> Path:
     """Ad-hoc probe results of one model under the data root."""
     return Path(root) / "results" / model_tag
@@ -111,15 +120,6 @@ class ResultFiles:
         return self.json.with_name(self.json.stem + ".predictions.parquet")
 
 
-def _visible_json(folder: Path) -> list[Path]:
-    """``*.json`` below ``folder``, skipping hidden files and folders (temporary files of atomic writes)."""
-    out = []
-    for p in sorted(folder.rglob("*.json")):
-        if not any(part.startswith(".") for part in p.relative_to(folder).parts):
-            out.append(p)
-    return out
-
-
 @dataclass(frozen=True)
 class RunLayout:
     """Paths of one study's run directory (see the module docstring)."""
@@ -143,6 +143,10 @@ class RunLayout:
         return self.root / "units" / f"{uid}.json"
 
     @property
+    def lock(self) -> Path:
+        return self.root / "study.lock"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 
@@ -164,8 +168,8 @@ class RunLayout:
 
     def result_jsons(self) -> list[tuple[str, Path]]:
         """``(kind, path)`` of every result JSON: kind ``within`` or ``transfer``; temporary files never."""
-        out = [("within", p) for p in _visible_json(self.root / "results")]
-        return out + [("transfer", p) for p in _visible_json(self.root / "transfer")]
+        out = [("within", p) for p in visible_files(self.root / "results", "*.json", recursive=True)]
+        return out + [("transfer", p) for p in visible_files(self.root / "transfer", "*.json", recursive=True)]
 
 
 __all__ = [
@@ -180,6 +184,7 @@ __all__ = [
     "label_params_path",
     "label_split_dir",
     "labels_dir",
+    "language_lock",
     "manifest_path",
     "manifests_dir",
     "probe_output",

@@ -2,43 +2,71 @@
 
 Source layout (the ``google/fleurs`` dataset repository, or a local mirror)::
 
-    data/<code>/<split>.tsv            id, file name, raw transcription,
-                                       transcription, characters, num_samples,
-                                       gender; tab-separated, no header
+    data/<code>/<split>.tsv            id, file name, raw transcription, transcription, characters,
+                                       num_samples, gender; tab-separated, no header
     data/<code>/audio/<split>.tar.gz   members <split>/<file name>, 16 kHz WAV
 
-Files come one by one through ``huggingface_hub`` (into its own cache), or
-from a local folder in the same layout (``source=``). The repository's loading
-script is not used (``datasets`` >= 4 rejects it). Tarballs are extracted
-safely (no member may leave the target folder) to
-``<data_dir>/audio/<code>/<split>/``; a split whose extraction finished is not
-fetched or extracted again.
+Files come one by one through ``huggingface_hub`` (into its own cache), or from a local folder in
+the same layout (``source=``); the repository's loading script is not used (``datasets`` >= 4 rejects it).
+
+* The TSV is the authority. A malformed one (wrong column count, non-integer ``num_samples``, not
+  UTF-8) fails its split. A row whose file name is empty, ``..`` or a path is refused; of rows with
+  the same file name the first is kept. Only members the TSV lists are extracted, atomically, to
+  ``<data_dir>/audio/<code>/<split>/``, each at most :func:`max_member_bytes`; links, devices and
+  members that would leave the target refuse the whole archive.
+* One process at a time gathers a language (its lock), after removing temporaries of killed runs;
+  an extracted split has a done marker, so a gather that waited skips what the other one did.
+* A failed split (truncated archive, malformed TSV, failed download) is recorded with its reason;
+  the other splits still run, but no manifest is written. A file missing or refused is left out.
+  ``fail_fast`` raises at the first problem. :func:`gather` contains any error to its language.
+* ``delete_archives`` deletes a verified split's archive from the Hugging Face cache (never a local source).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import importlib
+import io
 import os
 import tarfile
+import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from pitchprobe.core.atomic import write_text
+from pitchprobe.core.atomic import atomic_path, remove_temporary, write_text
 from pitchprobe.core.audio import SAMPLING_RATE
-from pitchprobe.core.errors import PitchProbeError
-from pitchprobe.core.layout import SPLITS, audio_dir
+from pitchprobe.core.errors import PitchProbeError, UnknownNameError
+from pitchprobe.core.layout import SPLITS, audio_dir, language_lock
+from pitchprobe.core.lock import file_lock
 from pitchprobe.data.languages import Language
 from pitchprobe.data.manifest import write_manifest
 
 FLEURS_REPO = "google/fleurs"
 GENDERS = {"all": None, "female": "FEMALE", "male": "MALE", "other": "OTHER"}
 DONE_MARKER = ".extracted"
+TSV_COLUMNS = ("fleurs_id", "file_name", "raw_transcription", "transcription", "characters", "num_samples", "gender")
+WAV_HEADER_BYTES = 58  # bytes; FLEURS WAVs are 32-bit float, mono, with a 58-byte header (measured on real files)
+BYTES_PER_SAMPLE = 4  # bytes: what the kept audio needs on disk (float32)
+CAP_BYTES_PER_SAMPLE = 8  # member cap per TSV sample: twice float32, so any WAV of up to 64 bits passes
+CAP_MARGIN_BYTES = 64 * 1024  # plus room for header chunks (LIST/INFO metadata and the like)
+CHUNK_BYTES = 1 << 20  # extraction copies in 1 MiB pieces
+
+
+def max_member_bytes(num_samples: int) -> int:
+    """The largest archive member accepted for a TSV row of ``num_samples`` samples."""
+    return CAP_BYTES_PER_SAMPLE * num_samples + CAP_MARGIN_BYTES
+
+
+DOWNLOAD_ERRORS = (("httpx", "HTTPError"), ("httpx2", "HTTPError"), ("huggingface_hub.errors", "XetDownloadError"))
+"""Download errors that are not OSError: of huggingface_hub's HTTP clients (httpx, later httpx2), and Xet's."""
 
 
 class LocalSource:
-    """A local folder in the FLEURS repository layout."""
+    """A local folder in the FLEURS repository layout; its files are only ever read."""
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).expanduser().resolve()
@@ -50,6 +78,9 @@ class LocalSource:
         if not path.is_file():
             raise PitchProbeError(f"{path} not found in local FLEURS source {self.root}")
         return path
+
+    def release(self, relpath: str, path: Path | None = None) -> bool:
+        return False  # a local source is never deleted from
 
     def __str__(self) -> str:
         return str(self.root)
@@ -67,13 +98,34 @@ class HubSource:
         self.revision = revision
 
     def fetch(self, relpath: str) -> Path:
+        """Download ``relpath`` (or find it in the cache); any failure is a :class:`PitchProbeError` naming it."""
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+        errors = [HfHubHTTPError, LocalEntryNotFoundError, OSError]
+        for module, name in DOWNLOAD_ERRORS:
+            with contextlib.suppress(ImportError, AttributeError):
+                errors.append(getattr(importlib.import_module(module), name))
         try:
             return Path(hf_hub_download(self.repo_id, relpath, repo_type="dataset", revision=self.revision))
-        except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as e:
-            raise PitchProbeError(f"cannot fetch {relpath} from {self.repo_id}: {e}") from e
+        except tuple(errors) as e:
+            raise PitchProbeError(f"cannot fetch {relpath} from {self.repo_id}: {type(e).__name__}: {e}") from e
+
+    def release(self, relpath: str, path: Path | None = None) -> bool:
+        """Delete ``relpath`` (at ``path``, from :meth:`fetch`, or looked up) from the cache: snapshot link and blob."""
+        if path is None:
+            from huggingface_hub import try_to_load_from_cache
+
+            path = try_to_load_from_cache(self.repo_id, relpath, revision=self.revision, repo_type="dataset")
+            if not isinstance(path, str):
+                return False  # not in the cache (None), or cached as missing
+        path = Path(path)
+        if "snapshots" not in path.parts or not (path.is_symlink() or path.is_file()):
+            return False  # not in the cache's layout: never delete
+        if path.is_symlink() and (blob := path.resolve()).parent.name == "blobs" and blob.is_file():
+            blob.unlink()
+        path.unlink()
+        return True
 
     def __str__(self) -> str:
         return f"hf://datasets/{self.repo_id}"
@@ -81,69 +133,132 @@ class HubSource:
 
 @dataclass
 class GatherSummary:
-    """What :func:`gather_language` did: utterances kept per split, and problems."""
+    """What :func:`gather_language` did; :attr:`ok` tells whether it wrote the manifest."""
 
     code: str
-    kept: dict[str, int] = field(default_factory=dict)
-    extracted: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    kept: dict[str, int] = field(default_factory=dict)  # split -> utterances that passed (in the manifest if ok)
+    extracted: list[str] = field(default_factory=list)  # splits extracted by this run
+    problems: list[str] = field(default_factory=list)  # per-file problems; those files are left out
+    failed_splits: dict[str, str] = field(default_factory=dict)  # split -> why it failed
+    error: str | None = None  # why the whole language failed, "<exception type>: <message>" (set by gather)
+    deleted: list[str] = field(default_factory=list)  # relpaths of the archives deleted from the Hub cache
+    audio_bytes: int = 0  # disk space of the kept files as 16-bit WAV
+    manifest: Path | None = None  # the manifest written; None if none was
+
+    @property
+    def ok(self) -> bool:  # the manifest was written: no split failed, nor the whole language
+        return self.manifest is not None
+
+    @property
+    def failure(self) -> str | None:
+        """Why no manifest was written; None if one was."""
+        failed = "; ".join(f"{split}: {why}" for split, why in self.failed_splits.items())
+        return None if self.ok else self.error or failed or "no manifest written"
 
 
 def read_tsv(path: Path) -> list[dict]:
-    """Parse a FLEURS split TSV (7 columns, no header) into dicts."""
+    """Parse a FLEURS split TSV (7 columns, no header) into dicts, in file order; file names are not checked.
+
+    Raises :class:`PitchProbeError` naming file and line for bytes that are not UTF-8, a wrong column
+    count, or a ``num_samples`` that is not a non-negative integer.
+    """
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise PitchProbeError(f"{path}:{line}: not UTF-8 (byte {data[e.start]:#04x})") from None
     rows = []
-    with open(path, encoding="utf-8", newline="") as f:
-        for n, cols in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
+    try:
+        for cols in reader:
+            at = f"{path}:{reader.line_num}"
             if not cols:
                 continue
-            if len(cols) != 7:
-                raise PitchProbeError(f"{path}:{n}: expected 7 tab-separated columns, got {len(cols)}")
-            rows.append(
-                {
-                    "fleurs_id": cols[0],
-                    "file_name": cols[1],
-                    "raw_transcription": cols[2],
-                    "transcription": cols[3],
-                    "num_samples": int(cols[5]),
-                    "gender": cols[6].upper(),
-                }
-            )
+            if len(cols) != len(TSV_COLUMNS):
+                raise PitchProbeError(f"{at}: expected {len(TSV_COLUMNS)} tab-separated columns, got {len(cols)}")
+            if not cols[5].isdecimal() or not cols[5].isascii():
+                raise PitchProbeError(f"{at}: num_samples must be a non-negative integer, got {cols[5]!r}")
+            row = dict(zip(TSV_COLUMNS, cols))
+            row["num_samples"], row["gender"] = int(row["num_samples"]), row["gender"].upper()
+            rows.append(row)
+    except csv.Error as e:
+        raise PitchProbeError(f"{path}:{reader.line_num}: {e}") from None
     return rows
 
 
-def safe_extract(archive: Path, target: Path, *, member_prefix: str) -> int:
-    """Extract regular files of ``archive`` under ``target``; return how many.
+@dataclass
+class Extraction:
+    """What :func:`safe_extract` did; ``problems``: file name -> why that listed member was refused."""
 
-    Only members named ``<member_prefix>/<name>`` are taken, the prefix is
-    stripped, and any member that would land outside ``target`` (absolute
-    paths, ``..``, links) raises :class:`PitchProbeError` before anything of
-    it is written. Each file is written to a temporary name, then renamed.
+    written: int = 0  # files written
+    existing: int = 0  # files found complete already
+    skipped: int = 0  # members not listed, read past
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+def safe_extract(
+    archive: Path, target: Path, *, member_prefix: str, wanted: Mapping[str, int], fail_fast: bool = False
+) -> Extraction:
+    """Extract the members ``<member_prefix>/<name>`` of ``archive`` with ``name`` in ``wanted`` to ``target``.
+
+    ``wanted`` maps file names to the most bytes each may have (:func:`max_member_bytes`): a member
+    over it (by its header or while copied) is refused, nothing of it on disk, and reported in
+    ``problems`` (raised with ``fail_fast``). Other members are read past, never written. A file
+    already in ``target`` with the member's size is kept. Raises :class:`PitchProbeError` if the
+    archive cannot be read to its end (truncated, corrupt), or a member is a link or device, is not
+    under ``member_prefix/`` or would land outside ``target``; files completed before stay.
     """
     target = target.resolve()
     target.mkdir(parents=True, exist_ok=True)
-    count = 0
-    with tarfile.open(archive, mode="r:*") as tar:
-        for member in tar:
-            name = member.name.replace("\\", "/")
-            if member.isdir():
-                continue
-            if not member.isfile():
-                raise PitchProbeError(f"{archive}: member {name!r} is a link or device, refusing to extract")
-            if not name.startswith(member_prefix + "/"):
-                raise PitchProbeError(f"{archive}: member {name!r} is not under {member_prefix}/")
-            rel = name[len(member_prefix) + 1 :]
-            dest = (target / rel).resolve()
-            if os.path.isabs(rel) or target not in dest.parents:
-                raise PitchProbeError(f"{archive}: member {name!r} would escape {target}")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            src = tar.extractfile(member)
-            tmp = dest.with_name(f".{dest.name}.part")
-            with open(tmp, "wb") as out:
-                while chunk := src.read(1 << 20):
-                    out.write(chunk)
-            os.replace(tmp, dest)
-            count += 1
-    return count
+    out = Extraction()
+    try:
+        with tarfile.open(archive, mode="r:*") as tar:
+            for member in tar:
+                _extract_member(tar, member, archive, target, member_prefix, wanted, out)
+                if fail_fast and out.problems:
+                    raise PitchProbeError(f"{archive}: {next(iter(out.problems.values()))}")
+            while tar.fileobj.read(CHUNK_BYTES):  # read to the end: a truncated gzip stream or bad CRC shows here
+                pass
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:  # gzip.BadGzipFile is an OSError
+        raise PitchProbeError(f"cannot extract {archive}: {type(e).__name__}: {e}") from e
+    return out
+
+
+def _extract_member(tar, member, archive, target, prefix, wanted, out: Extraction) -> None:
+    name = member.name.replace("\\", "/")
+    if member.isdir():
+        return
+    if not member.isfile():
+        raise PitchProbeError(f"{archive}: member {name!r} is a link or device, refusing to extract")
+    if not name.startswith(prefix + "/"):
+        raise PitchProbeError(f"{archive}: member {name!r} is not under {prefix}/")
+    rel = name[len(prefix) + 1 :]
+    dest = (target / rel).resolve()
+    if os.path.isabs(rel) or target not in dest.parents:
+        raise PitchProbeError(f"{archive}: member {name!r} would escape {target}")
+    if rel not in wanted or rel in out.problems:
+        out.skipped += 1
+        return
+    cap = wanted[rel]
+    if member.size > cap:
+        out.problems[rel] = f"{name}: {member.size} bytes in the archive, more than the {cap} its TSV row allows"
+        return
+    if dest.is_file() and dest.stat().st_size == member.size:
+        out.existing += 1
+        return
+    src, size = tar.extractfile(member), 0
+    try:
+        with atomic_path(dest) as tmp, open(tmp, "wb") as f:
+            while chunk := src.read(min(CHUNK_BYTES, cap + 1 - size)):
+                size += len(chunk)
+                if size > cap:  # raised inside atomic_path: the temporary file goes
+                    raise PitchProbeError(f"{name}: more than the {cap} bytes its TSV row allows")
+                f.write(chunk)
+    except PitchProbeError as e:
+        out.problems[rel] = str(e)
+        return
+    out.written += 1
 
 
 def gather_language(
@@ -153,8 +268,10 @@ def gather_language(
     source: LocalSource | HubSource,
     gender: str = "all",
     splits: tuple[str, ...] = SPLITS,
+    fail_fast: bool = False,
+    delete_archives: bool = False,
 ) -> GatherSummary:
-    """Fetch and extract one language's splits and write its manifest.
+    """Fetch and extract one language's splits and write its manifest, under the language's lock.
 
     Parameters
     ----------
@@ -168,47 +285,89 @@ def gather_language(
         Keep only utterances of this speaker gender.
     splits : tuple of str
         Subset of ``("train", "dev", "test")``.
+    fail_fast : bool
+        Raise :class:`PitchProbeError` at the first problem (a file missing or refused, a bad or
+        repeated row, a failed split) instead of recording it.
+    delete_archives : bool
+        Delete each split's archive from the source's cache once the split is extracted and
+        verified (:meth:`HubSource.release`; a no-op for a local source).
     """
     if gender not in GENDERS:
-        from pitchprobe.core.errors import UnknownNameError
-
         raise UnknownNameError("gender", gender, list(GENDERS))
-    want = GENDERS[gender]
     summary = GatherSummary(code=lang.code)
-    records = []
-    for split in splits:
-        rows = read_tsv(source.fetch(f"data/{lang.code}/{split}.tsv"))
-        out_dir = audio_dir(root, lang.code, split)
-        if not (out_dir / DONE_MARKER).is_file():
-            archive = source.fetch(f"data/{lang.code}/audio/{split}.tar.gz")
-            n = safe_extract(archive, out_dir, member_prefix=split)
-            write_text(out_dir / DONE_MARKER, f"{n} files from {source}\n")
-            summary.extracted.append(split)
-        kept = 0
-        for row in rows:
-            if want is not None and row["gender"] != want:
+
+    def problem(text: str) -> None:
+        if fail_fast:
+            raise PitchProbeError(f"{lang.code}: {text}")
+        summary.problems.append(text)
+
+    records: list[dict] = []
+    with file_lock(language_lock(root, lang.code), what=f"gathering {lang.code}"):
+        for split in splits:
+            remove_temporary(audio_dir(root, lang.code, split))  # left by killed runs; no live writer: we hold the lock
+            try:
+                rows = _gather_split(lang, split, root, source, summary, problem, fail_fast, delete_archives)
+            except PitchProbeError as e:
+                if fail_fast:
+                    raise
+                summary.failed_splits[split] = str(e)
                 continue
-            path = out_dir / row["file_name"]
-            if not path.is_file():
-                summary.problems.append(f"{split}/{row['file_name']}: listed in the TSV but not in the archive")
-            records.append(
-                {
-                    "id": Path(row["file_name"]).stem,
-                    "fleurs_id": row["fleurs_id"],
-                    "path": str(path),
-                    "split": split,
-                    "num_samples": row["num_samples"],
-                    "duration": row["num_samples"] / SAMPLING_RATE,
-                    "sampling_rate": SAMPLING_RATE,
-                    "gender": row["gender"],
-                    **lang.as_record(),
-                    "transcription": row["transcription"],
-                }
-            )
-            kept += 1
-        summary.kept[split] = kept
-    write_manifest(root, lang.code, records)
+            kept = [r for r in rows if GENDERS[gender] in (None, r["gender"])]
+            records += [_record(lang, split, r, root) for r in kept]
+            summary.kept[split] = len(kept)
+            summary.audio_bytes += sum(WAV_HEADER_BYTES + BYTES_PER_SAMPLE * r["num_samples"] for r in kept)
+        if not summary.failed_splits:
+            summary.manifest = write_manifest(root, lang.code, records)
     return summary
+
+
+def _gather_split(lang, split, root, source, summary, problem, fail_fast, delete_archives) -> list[dict]:
+    """One split of :func:`gather_language`: its usable rows whose files are on disk and complete."""
+    rows, seen = [], set()
+    for row in read_tsv(source.fetch(f"data/{lang.code}/{split}.tsv")):
+        name = row["file_name"]
+        if name in ("", ".", "..") or any(c in name for c in "/\\\0"):
+            problem(f"{split}/{name!r}: refused, the TSV's file name is not a plain file name")
+        elif name in seen:
+            problem(f"{split}/{name}: listed twice in the TSV, kept the first row")
+        else:
+            seen.add(name)
+            rows.append(row)
+    caps = {r["file_name"]: max_member_bytes(r["num_samples"]) for r in rows}
+    out_dir = audio_dir(root, lang.code, split)
+    relpath, archive, ex = f"data/{lang.code}/audio/{split}.tar.gz", None, Extraction()
+    if not (out_dir / DONE_MARKER).is_file():
+        archive = source.fetch(relpath)
+        ex = safe_extract(archive, out_dir, member_prefix=split, wanted=caps, fail_fast=fail_fast)
+        write_text(out_dir / DONE_MARKER, f"{ex.written + ex.existing} files from {source}\n")
+        summary.extracted.append(split)
+    present = []  # verified: on disk, more than a header and within the cap
+    for row in rows:
+        name, path = row["file_name"], out_dir / row["file_name"]
+        size = path.stat().st_size if path.is_file() else None
+        if size is not None and 44 < size <= caps[name]:  # 44 bytes: the smallest WAV header, no audio
+            present.append(row)
+        else:
+            why = "is missing (not in the archive, or refused)" if size is None else f"has {size} bytes on disk"
+            problem(ex.problems.get(name, f"{split}/{name}: listed in the TSV but {why}"))
+    if delete_archives and len(present) == len(rows) and source.release(relpath, archive):
+        summary.deleted.append(relpath)
+    return present
+
+
+def _record(lang: Language, split: str, row: dict, root: Path) -> dict:
+    return {
+        "id": Path(row["file_name"]).stem,
+        "fleurs_id": row["fleurs_id"],
+        "path": str(audio_dir(root, lang.code, split) / row["file_name"]),
+        "split": split,
+        "num_samples": row["num_samples"],
+        "duration": row["num_samples"] / SAMPLING_RATE,
+        "sampling_rate": SAMPLING_RATE,
+        "gender": row["gender"],
+        **lang.as_record(),
+        "transcription": row["transcription"],
+    }
 
 
 def gather(
@@ -219,18 +378,22 @@ def gather(
     gender: str = "all",
     splits: tuple[str, ...] = SPLITS,
     fail_fast: bool = False,
+    delete_archives: bool = False,
 ) -> list[GatherSummary]:
     """:func:`gather_language` for each language, with a progress bar.
 
-    A language that fails is recorded in its summary's ``problems`` and the
-    run goes on, unless ``fail_fast``.
+    Any error of one language (network, full disk, ...) is recorded as its summary's ``error`` and
+    the run goes on; with ``fail_fast`` it is raised as a :class:`PitchProbeError` instead.
     """
+    options = dict(gender=gender, splits=splits, fail_fast=fail_fast, delete_archives=delete_archives)
     out = []
     for lang in tqdm(langs, desc="gather", unit="lang", disable=len(langs) < 2):
         try:
-            out.append(gather_language(lang, root=root, source=source, gender=gender, splits=splits))
-        except PitchProbeError as e:
-            if fail_fast:
+            out.append(gather_language(lang, root=root, source=source, **options))
+        except Exception as e:  # noqa: BLE001 - one language's failure (network, disk, bug) must not stop the others
+            if fail_fast and isinstance(e, PitchProbeError):
                 raise
-            out.append(GatherSummary(code=lang.code, problems=[f"failed: {e}"]))
+            if fail_fast:
+                raise PitchProbeError(f"{lang.code}: {type(e).__name__}: {e}") from e
+            out.append(GatherSummary(code=lang.code, error=f"{type(e).__name__}: {e}"))
     return out

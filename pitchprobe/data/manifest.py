@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pitchprobe.core.atomic import read_jsonl, write_jsonl
+from pitchprobe.core.atomic import read_jsonl, remove_temporary, write_jsonl
 from pitchprobe.core.errors import PitchProbeError, UnknownNameError
 from pitchprobe.core.layout import SPLITS, manifest_path
 from pitchprobe.data.languages import Language, resolve
 
 
 def write_manifest(root: Path, code: str, records: list[dict]) -> Path:
-    """Write ``records`` to ``<root>/manifests/<code>.jsonl`` atomically."""
+    """Write ``records`` to ``<root>/manifests/<code>.jsonl`` atomically (call it holding ``code``'s lock)."""
     path = manifest_path(root, code)
+    remove_temporary(path.parent, of=path.name)  # this manifest's leftovers of killed runs
     write_jsonl(path, records)
     return path
 

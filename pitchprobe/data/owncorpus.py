@@ -15,10 +15,11 @@ from pathlib import Path
 import soundfile as sf
 from tqdm.auto import tqdm
 
-from pitchprobe.core.atomic import atomic_path
+from pitchprobe.core.atomic import atomic_path, remove_temporary
 from pitchprobe.core.audio import SAMPLING_RATE, to_mono_16k
 from pitchprobe.core.errors import PitchProbeError
-from pitchprobe.core.layout import SPLITS, audio_dir
+from pitchprobe.core.layout import SPLITS, audio_dir, language_lock
+from pitchprobe.core.lock import file_lock
 from pitchprobe.data.manifest import write_manifest
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".opus"}
@@ -63,6 +64,13 @@ def gather_folder(
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
     if not files:
         raise PitchProbeError(f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) under {folder}")
+    with file_lock(language_lock(root, name), what=f"gathering {name}"):
+        for split in SPLITS:
+            remove_temporary(audio_dir(root, name, split))  # left by killed runs; we hold the lock
+        return _convert(files, folder, name=name, root=root, ratios=ratios, tone_class=tone_class, fail_fast=fail_fast)
+
+
+def _convert(files, folder, *, name, root, ratios, tone_class, fail_fast) -> tuple[list[dict], list[dict]]:
     records, failures = [], []
     for src in tqdm(files, desc=f"gather {name}", unit="file"):
         rel = src.relative_to(folder).as_posix()

@@ -31,6 +31,7 @@ def load_model(
     seed: int = 0,
     batch_size: int = DEFAULT_BATCH_SIZE,
     s3prl_ckpt: str | None = None,
+    trust_checkpoint: bool = False,
 ) -> Backend:
     """Load a model for feature extraction (``.eval()``, no gradients).
 
@@ -50,11 +51,20 @@ def load_model(
         zero padding changes their outputs.
     s3prl_ckpt : str or None
         Local checkpoint path or URL for S3PRL's ``*_local``/``*_url``/``*_custom`` upstreams.
+    trust_checkpoint : bool
+        Let S3PRL unpickle the checkpoint (``--trust-checkpoint``). By default a
+        local checkpoint must load with ``torch.load(weights_only=True)`` and a URL
+        is refused, since unpickling a file can run any code in it
+        (:func:`pitchprobe.models.s3prl.check_s3prl_ckpt`). Not part of the model's
+        identity: it applies to a :class:`ModelIdentity` too, and never changes its tag.
 
     Raises
     ------
     UnknownNameError
         If ``name`` is none of the above; the message lists the S3PRL names.
+    PitchProbeError
+        If the S3PRL checkpoint needs pickle, is a URL, or is no torch file
+        (without ``trust_checkpoint``), or the model cannot be loaded.
 
     Notes
     -----
@@ -68,12 +78,12 @@ def load_model(
         identity = name
     else:
         identity = ModelIdentity.resolve(name, random_init=random_init, seed=seed, s3prl_ckpt=s3prl_ckpt)
-    backend = _load(identity, device=device, batch_size=batch_size)
+    backend = _load(identity, device=device, batch_size=batch_size, trust_checkpoint=trust_checkpoint)
     backend.identity = identity
     return backend
 
 
-def _load(identity: ModelIdentity, *, device: str, batch_size: int) -> Backend:
+def _load(identity: ModelIdentity, *, device: str, batch_size: int, trust_checkpoint: bool) -> Backend:
     dev = resolve_device(device)
     limit_heap_growth()
     name, random_init, seed = identity.name, identity.random_init, identity.seed
@@ -91,4 +101,11 @@ def _load(identity: ModelIdentity, *, device: str, batch_size: int) -> Backend:
             names,
             hint="Or give a Hugging Face model id (org/name) or a local save_pretrained directory.",
         )
-    return S3PRLBackend(name, random_init=random_init, device=dev, seed=seed, ckpt=identity.s3prl_ckpt)
+    return S3PRLBackend(
+        name,
+        random_init=random_init,
+        device=dev,
+        seed=seed,
+        ckpt=identity.s3prl_ckpt,
+        trust_checkpoint=trust_checkpoint,
+    )

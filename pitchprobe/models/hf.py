@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -53,7 +54,7 @@ class HFBackend(Backend):
                     model = AutoModel.from_config(config)
             else:
                 model = AutoModel.from_pretrained(source)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, pickle.UnpicklingError) as e:  # transformers refuses pickled code in .bin files
             raise PitchProbeError(f"cannot load weights of {name!r}: {e}") from e
         try:
             fe = AutoFeatureExtractor.from_pretrained(source)

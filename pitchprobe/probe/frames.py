@@ -22,7 +22,7 @@ from pitchprobe.core.errors import AudioError, PitchProbeError
 from pitchprobe.core.layout import SPLITS
 from pitchprobe.data.fleurs import GENDERS
 from pitchprobe.data.manifest import read_manifest
-from pitchprobe.labels.pitch import LabelRecord, read_labels
+from pitchprobe.labels.store import LabelRecord, read_labels
 from pitchprobe.models.base import Backend
 
 
@@ -95,8 +95,10 @@ def load_records(root: Path, code: str, splits: tuple[str, ...], *, gender: str 
     return [r for r in read_manifest(root, code, splits=splits) if want is None or r.get("gender") == want]
 
 
-def utterances(root: Path, code: str, split: str, records: list[dict], state: RunState) -> list[Utterance]:
-    """Records of ``split`` that have usable labels; the rest are recorded as failures."""
+def utterances(
+    root: Path, code: str, split: str, records: list[dict], state: RunState, *, fail_fast: bool = False
+) -> list[Utterance]:
+    """Records of ``split`` that have usable labels; the rest are recorded as failures (raised with ``fail_fast``)."""
     labels = read_labels(root, code, split)
     out = []
     for rec in records:
@@ -107,6 +109,8 @@ def utterances(root: Path, code: str, split: str, records: list[dict], state: Ru
             out.append(Utterance(rec, lab))
             continue
         reason, message = ("no_labels", "no pitch labels for this file") if lab is None else (lab.reason, lab.message)
+        if fail_fast:
+            raise PitchProbeError(f"--fail-fast: {code} {split}/{rec['id']}: {reason}: {message}")
         state.fail(rec["id"], split, reason, message, language=code)
     return out
 
@@ -165,7 +169,7 @@ def iter_frames(
     progress: bool = True,
 ) -> Iterator[Frames]:
     """Every usable utterance of ``code``'s ``split`` through ``backend`` once, as aligned :class:`Frames`."""
-    utts = utterances(root, code, split, records, state)
+    utts = utterances(root, code, split, records, state, fail_fast=fail_fast)
     for u, states in iter_states(backend, utts, split=split, state=state, fail_fast=fail_fast, progress=progress):
         yield aligned(backend, u, states, state.counts[split])
 

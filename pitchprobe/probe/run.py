@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 from pitchprobe import __version__
+from pitchprobe.core.atomic import ensure_writable
 from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.core.layout import ResultFiles, label_params_path, probe_output
 from pitchprobe.data.manifest import read_manifest
@@ -171,6 +172,7 @@ def run_probe(
     """
     t0 = time.perf_counter()
     files = ResultFiles(Path(output) if output else probe_output(root, backend.tag, code))
+    ensure_writable(files.json.parent)  # before the long pass, not after it
     state = RunState()
     kw = {"root": root, "backend": backend, "gender": gender, "fail_fast": fail_fast, "progress": progress}
     probes = fit_probes(code, alpha=alpha, state=state, **kw)

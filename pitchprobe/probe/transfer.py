@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pitchprobe.core.atomic import ensure_writable
 from pitchprobe.core.layout import ResultFiles
 from pitchprobe.models.base import Backend
 from pitchprobe.probe.frames import RunState
@@ -36,12 +37,18 @@ def run_transfer(
     postprocess: bool = False,
     fail_fast: bool = False,
     progress: bool = True,
+    on_error: Callable[[str, Exception], None] | None = None,
 ) -> list[ProbeResult]:
     """Fit on ``train_code`` (train split, alpha on its dev split), score on each test language's test split.
 
-    ``files_of(test_code)`` says where each result goes. Returns the results written.
+    ``files_of(test_code)`` says where each result goes. Returns the results
+    written. With ``on_error``, a test language whose scoring fails (no usable
+    test frames, say) is passed to it with its exception and the others go on;
+    without it, the exception propagates.
     """
     t0 = time.perf_counter()
+    for code in test_codes:
+        ensure_writable(files_of(code).json.parent)  # before the long pass, not after it
     fit_state = RunState()
     kw = {"root": root, "backend": backend, "gender": gender, "fail_fast": fail_fast, "progress": progress}
     probes = fit_probes(train_code, alpha=alpha, state=fit_state, **kw)
@@ -51,15 +58,21 @@ def run_transfer(
         state = RunState()
         state.counts.update({s: copy.copy(fit_state.counts[s]) for s in ("train", "dev")})
         state.failures = list(fit_state.failures)
-        res = score_and_write(
-            probes,
-            code,
-            files=files_of(code),
-            state=state,
-            alpha=alpha,
-            postprocess=postprocess,
-            fit_seconds=fit_seconds,
-            **kw,
-        )
+        try:
+            res = score_and_write(
+                probes,
+                code,
+                files=files_of(code),
+                state=state,
+                alpha=alpha,
+                postprocess=postprocess,
+                fit_seconds=fit_seconds,
+                **kw,
+            )
+        except Exception as e:  # noqa: BLE001 - handed to the caller's on_error, which records it for this language
+            if on_error is None or fail_fast:
+                raise
+            on_error(code, e)
+            continue
         out.append(res)
     return out

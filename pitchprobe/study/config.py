@@ -60,6 +60,9 @@ class StudyConfig:
     revision: str | None = _opt(None, "--revision", "HF revision (branch, tag or commit)")
     gender: str = _opt("all", "--gender", "use only speakers of this gender", choices=tuple(GENDERS))
     s3prl_ckpt: str | None = _opt(None, "--s3prl-ckpt", "checkpoint for S3PRL *_local/*_url/*_custom upstreams")
+    trust_checkpoint: bool = _opt(
+        False, "--trust-checkpoint", "allow a --s3prl-ckpt that needs Python pickle (which can run code)"
+    )
     frame_length_ms: float = _opt(FRAME_LENGTH_MS, "--frame-length", "pYAAPT frame length, ms", type=float)
     frame_space_ms: float = _opt(FRAME_SPACE_MS, "--frame-space", "label hop, ms", type=float)
     f0_min_hz: float = _opt(F0_MIN_HZ, "--f0-min", "Hz", type=float)
@@ -80,6 +83,10 @@ class StudyConfig:
         "--overwrite",
         "recompute units made under another configuration (and relabel, in the data root, languages whose labels "
         "were made with other settings)",
+    )
+    retry_failed: bool = _opt(False, "--retry-failed", "label again files that failed for a reason of their own")
+    delete_archives: bool = _opt(
+        False, "--delete-archives", "delete each downloaded FLEURS archive once its extraction is verified"
     )
     fail_fast: bool = _opt(False, "--fail-fast", "stop at the first failure", cli=COMMON)
 

@@ -22,9 +22,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from pitchprobe.core.atomic import write_json
-from pitchprobe.core.errors import PitchProbeError, UnknownNameError
+from pitchprobe.core.atomic import ensure_writable, remove_temporary, write_json
+from pitchprobe.core.errors import PitchProbeError, UnknownNameError, describe
 from pitchprobe.core.layout import ResultFiles, RunLayout, default_run_dir, label_params_path
+from pitchprobe.core.lock import file_lock
 from pitchprobe.probe.results import SchemaError, fingerprint_differences, read_result
 from pitchprobe.study.config import EXECUTORS, StudyConfig, Unit, load_config, resolved, unit_fingerprint, units_of
 
@@ -70,18 +71,58 @@ def stale_outputs(cfg: StudyConfig, unit: Unit) -> tuple[list[str], dict[str, li
 
 
 def _ensure_labelled(cfg: StudyConfig, codes: list[str]) -> None:
+    """Gather (if needed) and label ``codes`` in the data root; raise at the first language that fails."""
     from pitchprobe.core.layout import manifest_path
     from pitchprobe.data.fleurs import HubSource, LocalSource, gather_language
     from pitchprobe.data.languages import load_table
     from pitchprobe.data.manifest import resolve_gathered
-    from pitchprobe.labels.pitch import make_labels
+    from pitchprobe.labels.make import make_labels
 
     root = Path(cfg.data_dir)
     for lang in resolve_gathered(codes, load_table(cfg.languages_table), root):
         if not manifest_path(root, lang.code).is_file():
             source = LocalSource(cfg.source) if cfg.source else HubSource(cfg.repo, revision=cfg.revision)
-            gather_language(lang, root=root, source=source)  # every gender: the probe filters by cfg.gender
-        make_labels(lang.code, root=root, params=cfg.params, jobs=cfg.jobs, progress=False)
+            gathered = gather_language(  # every gender: the probe filters by cfg.gender
+                lang, root=root, source=source, fail_fast=cfg.fail_fast, delete_archives=cfg.delete_archives
+            )
+            if not gathered.ok:
+                raise PitchProbeError(f"{lang.code}: gathering failed: {gathered.failure}")
+        s = make_labels(
+            lang.code,
+            root=root,
+            params=cfg.params,
+            jobs=cfg.jobs,
+            fail_fast=cfg.fail_fast,
+            retry_failed=cfg.retry_failed,
+            progress=False,
+        )
+        if s.total and not s.ok:
+            raise PitchProbeError(f"{lang.code}: no utterance could be labelled ({len(s.failed)} failed)")
+
+
+def needed_languages(cfg: StudyConfig, units: list[Unit]) -> list[str]:
+    """The languages ``units`` read: each probe's, each transfer's train language and the test languages."""
+    codes: set[str] = set()
+    for unit in units:
+        codes |= {unit.code} if unit.kind == "probe" else {unit.code, *cfg.langs}
+    return sorted(codes)
+
+
+def prepare_languages(cfg: StudyConfig, codes: list[str], *, progress: bool = True) -> dict[str, str]:
+    """Gather and label each of ``codes`` once, before any unit runs; ``{code: reason}`` of those that failed.
+
+    A language's failure of any kind is recorded for it (the units that need
+    it fail with its reason); with ``cfg.fail_fast`` the first one raises.
+    """
+    failed = {}
+    for code in tqdm(codes, desc="labels", unit="lang", disable=not progress or len(codes) < 2):
+        try:
+            _ensure_labelled(cfg, [code])
+        except Exception as e:  # noqa: BLE001 - one language's fault of any kind fails the units that need it
+            if cfg.fail_fast:
+                raise PitchProbeError(f"--fail-fast: {code}: {describe(e)}") from e
+            failed[code] = describe(e)
+    return failed
 
 
 def run_unit(cfg: StudyConfig, unit: Unit, backends: dict | None = None) -> UnitStatus:
@@ -99,12 +140,17 @@ def run_unit(cfg: StudyConfig, unit: Unit, backends: dict | None = None) -> Unit
     try:
         missing, stale = stale_outputs(cfg, unit)
         todo = sorted(set(missing) | set(stale))
-        codes = [unit.code] if unit.kind == "probe" else sorted({unit.code, *todo})
-        _ensure_labelled(cfg, codes)
+        _ensure_labelled(cfg, [unit.code])
+        problems: dict[str, str] = {}
+        if unit.kind == "transfer":  # a test language that fails is that language's; the others go on
+            problems = prepare_languages(cfg, [c for c in todo if c != unit.code], progress=False)
+            todo = [c for c in todo if c not in problems]
         backends = {} if backends is None else backends
         if unit.model not in backends:
             backends.clear()  # one model in memory at a time
-            backends[unit.model] = load_model(unit.model, device=cfg.device, batch_size=cfg.batch_size)
+            backends[unit.model] = load_model(
+                unit.model, device=cfg.device, batch_size=cfg.batch_size, trust_checkpoint=cfg.trust_checkpoint
+            )
         kw = {
             "root": Path(cfg.data_dir),
             "backend": backends[unit.model],
@@ -118,12 +164,20 @@ def run_unit(cfg: StudyConfig, unit: Unit, backends: dict | None = None) -> Unit
         if unit.kind == "probe":
             run_probe(unit.code, output=outputs[unit.code].json, **kw)
         elif todo:
-            run_transfer(unit.code, todo, files_of=lambda c: outputs[c], **kw)
+            run_transfer(
+                unit.code,
+                todo,
+                files_of=lambda c: outputs[c],
+                on_error=lambda c, e: problems.update({c: describe(e)}),
+                **kw,
+            )
+        if problems:
+            raise PitchProbeError("no result for " + "; ".join(f"{c}: {r}" for c, r in sorted(problems.items())))
         status.status = "done"
-    except PitchProbeError as e:
-        status.status, status.reason = "failed", str(e)
-    except Exception as e:  # noqa: BLE001 - any other failure (a model's, I/O) fails this unit, not the study
-        status.status, status.reason = "failed", f"{type(e).__name__}: {e}"
+    except (PitchProbeError, OSError) as e:  # expected faults: bad input, a full disk
+        status.status, status.reason = "failed", describe(e)
+    except Exception as e:  # noqa: BLE001 - any other failure (a model's) fails this unit, not the study
+        status.status, status.reason = "failed", describe(e)
         status.traceback = traceback.format_exc()
     status.seconds = time.perf_counter() - t0
     write_json(RunLayout(cfg.run_dir).unit_status(unit.uid), asdict(status))
@@ -135,6 +189,7 @@ class StudySummary:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (unit, reason)
+    failed_languages: dict[str, str] = field(default_factory=dict)  # code -> why it could not be gathered/labelled
     report: Path | None = None
 
     def text(self) -> str:
@@ -142,6 +197,9 @@ class StudySummary:
             f"units: {len(self.done)} done now, {len(self.skipped)} skipped (done before), {len(self.failed)} failed"
         ]
         lines += [f"  failed {u}: {r}" for u, r in self.failed]
+        if self.failed_languages:
+            lines.append(f"languages: {len(self.failed_languages)} could not be gathered or labelled")
+            lines += [f"  {code}: {reason}" for code, reason in self.failed_languages.items()]
         return "\n".join(lines)
 
 
@@ -198,10 +256,18 @@ def _prepare(cfg: StudyConfig) -> tuple[StudyConfig, list[Unit], list[Unit]]:
         lines.append(f"pass --overwrite to recompute them, or use a new --run-dir (now {cfg.run_dir})")
         raise PitchProbeError("\n  ".join(lines))
     if labels:  # --overwrite: relabel those languages once, here, before any unit runs
-        from pitchprobe.labels.pitch import make_labels
+        from pitchprobe.labels.make import make_labels
 
         for code in labels:
-            make_labels(code, root=Path(cfg.data_dir), params=cfg.params, jobs=cfg.jobs, overwrite=True, progress=False)
+            make_labels(
+                code,
+                root=Path(cfg.data_dir),
+                params=cfg.params,
+                jobs=cfg.jobs,
+                overwrite=True,
+                fail_fast=cfg.fail_fast,
+                progress=False,
+            )
     return cfg, todo, done
 
 
@@ -218,28 +284,52 @@ def prepare(cfg: StudyConfig) -> StudyConfig:
 
 
 def run_study(cfg: StudyConfig, *, progress: bool = True) -> StudySummary:
-    """Run every unit not done yet, then write tables, figures and the report."""
+    """Run every unit not done yet, then write tables, figures and the report.
+
+    One study at a time runs in a run directory (its lock; a second one
+    waits, then skips what the first finished). Every language the units need
+    is gathered and labelled first, once, locally and under SLURM alike.
+    """
+    run_dir = Path(cfg.run_dir) if cfg.run_dir else default_run_dir(Path(cfg.data_dir))
+    run = RunLayout(ensure_writable(run_dir))
+    with file_lock(run.lock, what=f"the study in {run.root}"):
+        remove_temporary(run.root)  # left by killed writers; no one else writes here now
+        return _run_locked(cfg, progress=progress)
+
+
+def _run_locked(cfg: StudyConfig, *, progress: bool) -> StudySummary:
     cfg, todo, done = _prepare(cfg)
     run = RunLayout(cfg.run_dir)
     write_json(run.config, cfg.as_dict())
     summary = StudySummary(skipped=[u.uid for u in done])
+    bad_langs = prepare_languages(cfg, needed_languages(cfg, todo), progress=progress)
+    runnable = []
+    for unit in todo:
+        if unit.code in bad_langs:  # a probe's language, or a transfer's train language (test languages: run_unit)
+            reason = f"{unit.code}: {bad_langs[unit.code]}"
+            status = UnitStatus(unit.uid, unit.kind, unit.model.as_dict(), unit.code, "failed", reason)
+            write_json(run.unit_status(unit.uid), asdict(status))
+            _record(summary, status)
+        else:
+            runnable.append(unit)
+    summary.failed_languages = bad_langs
     if cfg.executor == "local":
         backends: dict = {}
-        bar = tqdm(todo, desc="study", unit="unit", disable=not progress)
+        bar = tqdm(runnable, desc="study", unit="unit", disable=not progress)
         for unit in bar:
-            bar.set_postfix_str(unit.uid)
-            _record(summary, run_unit(cfg, unit, backends))
             if cfg.fail_fast and summary.failed:
                 break
+            bar.set_postfix_str(unit.uid)
+            _record(summary, run_unit(cfg, unit, backends))
     else:
         ex = _submitit_executor(cfg)
-        jobs = [(unit, ex.submit(run_unit, cfg, unit)) for unit in todo]
+        jobs = [(unit, ex.submit(run_unit, cfg, unit)) for unit in runnable]
         write_json(run.logs / "jobs.json", {u.uid: j.job_id for u, j in jobs})
         for unit, job in tqdm(jobs, desc="study (jobs)", unit="unit", disable=not progress):
             try:
                 _record(summary, job.result())
             except Exception as e:  # noqa: BLE001 - a job that died (time limit, node failure) fails its unit only
-                summary.failed.append((unit.uid, f"job {job.job_id}: {type(e).__name__}: {e}"))
+                summary.failed.append((unit.uid, f"job {job.job_id}: {describe(e)}"))
     from pitchprobe.analysis.report import make_report
 
     summary.report = make_report(

@@ -12,7 +12,9 @@ from pitchprobe.core.errors import AudioError, PitchProbeError
 from pitchprobe.data.fleurs import LocalSource, gather
 from pitchprobe.data.manifest import read_manifest, write_manifest
 from pitchprobe.data.synth import synth_utterance, true_f0_at
-from pitchprobe.labels.pitch import PitchParams, make_labels, read_labels, track
+from pitchprobe.labels.make import make_labels
+from pitchprobe.labels.pitch import PitchParams, track
+from pitchprobe.labels.store import read_labels
 from tests.conftest import SHARED_EXAMPLES, write_bad_files
 
 
@@ -110,8 +112,8 @@ def test_killed_run_resumes_and_gives_the_same_labels(tmp_path, corpus, table, l
     root = tmp_path / "d"
     gather([table["zz_intonation"]], root=root, source=LocalSource(corpus))
     code = (
-        "from pathlib import Path; from pitchprobe.labels.pitch import make_labels; import os, signal\n"
-        "import pitchprobe.labels.pitch as p\n"
+        "from pathlib import Path; from pitchprobe.labels.make import make_labels; import os, signal\n"
+        "import pitchprobe.labels.make as p\n"
         "orig = p.write_part\n"
         "def write_then_die(*a, **k):\n"
         "    out = orig(*a, **k)\n"

@@ -9,7 +9,9 @@ from sklearn.linear_model import LinearRegression
 from pitchprobe.core.align import FrameGrid, align
 from pitchprobe.core.audio import load_audio
 from pitchprobe.data.manifest import read_manifest, write_manifest
-from pitchprobe.labels.pitch import make_labels, read_labels, track
+from pitchprobe.labels.make import make_labels
+from pitchprobe.labels.pitch import track
+from pitchprobe.labels.store import read_labels
 from pitchprobe.models import load_model
 from pitchprobe.models.base import Backend
 from pitchprobe.probe.metrics import TARGETS

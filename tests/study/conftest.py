@@ -7,7 +7,8 @@ from transformers import HubertConfig
 from pitchprobe.data.fleurs import LocalSource, gather_language
 from pitchprobe.data.languages import load_table
 from pitchprobe.data.synth import write_corpus
-from pitchprobe.labels.pitch import make_labels, read_labels, write_part
+from pitchprobe.labels.make import make_labels
+from pitchprobe.labels.store import read_labels, write_part
 from pitchprobe.study.run import StudyConfig, run_study
 
 TINY_HUBERT = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}

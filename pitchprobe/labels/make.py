@@ -1,0 +1,250 @@
+"""The labelling run: every utterance of a gathered language that has no labels yet, in a robust pool.
+
+One process at a time labels a language of a data root (the language's lock;
+a second one waits, then finds the work done). Files are labelled in worker
+processes (:mod:`pitchprobe.labels.pool`), longest first, each bounded in
+time by its duration and started only while the memory of the running ones
+fits in RAM. Rows are written every few dozen utterances, so a killed run
+loses at most the utterances in flight and a rerun computes only what is
+missing.
+
+Failures are classified (:mod:`pitchprobe.core.errors`): a file's own fault
+(corrupt, silent, pYAAPT failed, ...) is permanent and skipped by reruns; a
+fault of the run (out of memory, time-out, worker died, I/O error) is
+transient and retried by the next run. ``retry_failed`` retries both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from pitchprobe.core.audio import SAMPLING_RATE, load_audio
+from pitchprobe.core.errors import AudioError, PitchProbeError, is_permanent
+from pitchprobe.core.layout import SPLITS, label_split_dir, language_lock
+from pitchprobe.core.lock import file_lock
+from pitchprobe.data.manifest import read_manifest
+from pitchprobe.labels.pitch import (
+    DEFAULT_PARAMS,
+    FLUSH_EVERY,
+    FLUSH_SECONDS,
+    MEMORY_BASE_BYTES,
+    MEMORY_PER_AUDIO_S,
+    TIME_LIMIT_BASE_S,
+    TIME_LIMIT_PER_AUDIO_S,
+    PitchParams,
+    track,
+)
+from pitchprobe.labels.pool import Task, TaskFailure, run_tasks
+from pitchprobe.labels.store import prepare_store, read_labels, write_part
+
+
+def label_file(path: str, utt_id: str, params: PitchParams) -> dict:
+    """Label one file; return its Parquet row. Failures become rows with ``status='failed'``."""
+    row = {
+        "id": utt_id,
+        "status": "ok",
+        "reason": None,
+        "message": None,
+        "num_samples": 0,
+        "sampling_rate": SAMPLING_RATE,
+        "hop_samples": params.hop_samples(),
+        "first_centre_samples": params.first_centre_samples(),
+        "f0_hz": None,
+    }
+    try:
+        wav = load_audio(path)
+        row["num_samples"] = int(wav.size)
+        row["f0_hz"] = track(wav, params=params)
+    except AudioError as e:
+        row.update(status="failed", reason=e.reason, message=str(e))
+    except MemoryError:
+        row.update(status="failed", reason="out_of_memory", message=f"{path}: out of memory in pYAAPT")
+    except OSError as e:
+        row.update(status="failed", reason="io_error", message=f"{path}: {type(e).__name__}: {e}")
+    return row
+
+
+def _failed_row(utt_id: str, params: PitchParams, failure: TaskFailure) -> dict:
+    return {
+        "id": utt_id,
+        "status": "failed",
+        "reason": failure.reason,
+        "message": failure.message,
+        "num_samples": 0,
+        "sampling_rate": SAMPLING_RATE,
+        "hop_samples": params.hop_samples(),
+        "first_centre_samples": params.first_centre_samples(),
+        "f0_hz": None,
+    }
+
+
+@dataclass
+class LabelSummary:
+    """Counts of one labelling run for one language."""
+
+    code: str
+    total: int = 0
+    already_done: int = 0
+    computed: int = 0
+    retried: int = 0  # failures of earlier runs tried again
+    failed: list[dict] = field(default_factory=list)  # {"id", "split", "reason", "message"}
+    audio_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+    @property
+    def ok(self) -> int:
+        """Utterances with labels now."""
+        return self.total - len(self.failed)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _task(record: dict, params: PitchParams) -> Task:
+    seconds = record["num_samples"] / SAMPLING_RATE
+    return Task(
+        key=record["id"],
+        args=(record["path"], record["id"], params),
+        time_limit=TIME_LIMIT_BASE_S + TIME_LIMIT_PER_AUDIO_S * seconds,
+        memory=MEMORY_BASE_BYTES + MEMORY_PER_AUDIO_S * seconds,
+    )
+
+
+def make_labels(
+    code: str,
+    *,
+    root: Path,
+    params: PitchParams = DEFAULT_PARAMS,
+    jobs: int | None = None,
+    splits: tuple[str, ...] = SPLITS,
+    fail_fast: bool = False,
+    overwrite: bool = False,
+    retry_failed: bool = False,
+    progress: bool = True,
+    flush_every: int = FLUSH_EVERY,
+    start_method: str | None = None,
+) -> LabelSummary:
+    """Label every utterance of a gathered language that has no labels yet.
+
+    Parameters
+    ----------
+    code : str
+        Language code with a manifest under ``root``.
+    root : Path
+        Data root.
+    params : PitchParams
+    jobs : int or None
+        Worker processes; None = all cores. Files are labelled in worker
+        processes whatever ``jobs`` is, so a crash or a hang fails only its file.
+    splits : tuple of str
+    fail_fast : bool
+        Stop with :class:`PitchProbeError` at the first failed file (what was
+        labelled so far is kept) instead of recording it and going on.
+    overwrite : bool
+        Delete existing labels of this language first.
+    retry_failed : bool
+        Label again the files whose earlier failure was permanent, too
+        (transient failures are always retried).
+    flush_every : int
+        Utterances per Parquet part file: at most this many are lost if the run is killed.
+    start_method : str or None
+        The pool's (:func:`pitchprobe.labels.pool.run_tasks`); ``"inline"``
+        labels in this process, unprotected (for debugging).
+
+    Returns
+    -------
+    LabelSummary
+        ``failed`` lists every failed utterance of the language, including
+        permanent failures recorded by earlier runs.
+    """
+    with file_lock(language_lock(root, code), what=f"labels of {code}"):
+        return _make_labels(
+            code,
+            root=root,
+            params=params,
+            jobs=jobs,
+            splits=splits,
+            fail_fast=fail_fast,
+            overwrite=overwrite,
+            retry_failed=retry_failed,
+            progress=progress,
+            flush_every=flush_every,
+            start_method=start_method,
+        )
+
+
+def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None, splits: tuple[str, ...],
+                 fail_fast: bool, overwrite: bool, retry_failed: bool, progress: bool, flush_every: int,
+                 start_method: str | None) -> LabelSummary:  # fmt: skip
+    t0 = time.perf_counter()
+    records = read_manifest(root, code, splits=splits)
+    prepare_store(root, code, params, overwrite=overwrite)
+    summary = LabelSummary(code=code, total=len(records))
+    wanted = {(r["split"], r["id"]) for r in records}
+    done: set[tuple[str, str]] = set()
+    for split in splits:
+        for rec in read_labels(root, code, split).values():
+            if (split, rec.id) not in wanted:
+                continue
+            if rec.status == "ok":
+                done.add((split, rec.id))
+            elif is_permanent(rec.reason) and not retry_failed:
+                done.add((split, rec.id))
+                summary.failed.append({"id": rec.id, "split": split, "reason": rec.reason, "message": rec.message})
+            else:
+                summary.retried += 1
+    todo = [r for r in records if (r["split"], r["id"]) not in done]
+    summary.already_done = len(records) - len(todo)
+    todo.sort(key=lambda r: -r["num_samples"])  # longest first balances the pool
+    split_of = {r["id"]: r["split"] for r in todo}
+    buffers: dict[str, list[dict]] = {s: [] for s in splits}
+    last_flush = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last_flush
+        for split, rows in buffers.items():
+            if rows:
+                write_part(label_split_dir(root, code, split), rows, params)
+                rows.clear()
+        last_flush = time.monotonic()
+
+    import amfm_decompy.pYAAPT  # noqa: F401 - imported once here, so forked workers start warm
+
+    tasks = [_task(r, params) for r in todo]
+    jobs = jobs or os.cpu_count() or 1
+    if start_method == "inline":
+        results = ((t, label_file(*t.args)) for t in tasks)
+    else:
+        results = run_tasks(label_file, tasks, jobs=jobs, start_method=start_method)
+    with contextlib.closing(results):  # a stop of any kind shuts the workers down at once
+        try:
+            bar = tqdm(results, total=len(tasks), desc=f"pitch {code}", unit="utt", disable=not progress)
+            for task, outcome in bar:
+                row = _failed_row(task.key, params, outcome) if isinstance(outcome, TaskFailure) else outcome
+                split = split_of[row["id"]]
+                buffers[split].append(row)
+                summary.computed += 1
+                summary.audio_seconds += row["num_samples"] / SAMPLING_RATE
+                if row["status"] != "ok":
+                    failure = {"id": row["id"], "split": split, "reason": row["reason"], "message": row["message"]}
+                    summary.failed.append(failure)
+                    if fail_fast:
+                        flush()
+                        raise PitchProbeError(f"--fail-fast: {code} {split}/{row['id']}: {row['message']}")
+                if sum(map(len, buffers.values())) >= flush_every or time.monotonic() - last_flush > FLUSH_SECONDS:
+                    flush()
+            flush()
+        except KeyboardInterrupt:
+            flush()  # keep what is finished; a rerun resumes after it
+            raise
+    summary.wall_seconds = time.perf_counter() - t0
+    return summary
+
+
+__all__ = ["LabelSummary", "label_file", "make_labels"]

@@ -1,0 +1,137 @@
+"""Storage of F0 labels: a Parquet dataset per language split, appended to in part files.
+
+``<data_dir>/labels/<code>/<split>/part-*.parquet``, one row per utterance:
+
+=====================  ==========================================  ==========
+column                 meaning                                     unit
+=====================  ==========================================  ==========
+id                     utterance id (manifest ``id``)
+status                 ``ok`` or ``failed``
+reason                 failure code (:mod:`pitchprobe.core.errors`)
+message                failure message
+num_samples            audio length                                samples
+sampling_rate          audio rate                                  Hz
+hop_samples            label hop                                   samples
+first_centre_samples   centre of label frame 0                     samples
+f0_hz                  labels, float64, 0 = unvoiced               Hz
+=====================  ==========================================  ==========
+
+``labels/<code>/params.json`` records the pYAAPT settings. Part files are
+written atomically (fsynced), and a part's name sorts by the time it was
+written: when an utterance has rows in several parts (a failure retried by a
+later run), the latest row is the one that counts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pitchprobe.core.atomic import atomic_path, remove_temporary, visible_files, write_json
+from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.core.layout import label_params_path, label_split_dir, labels_dir
+from pitchprobe.labels.pitch import PitchParams
+
+PART_PATTERN = "part-*.parquet"
+
+
+def _schema(params: PitchParams):
+    import amfm_decompy
+    import pyarrow as pa
+
+    metadata = {
+        "pitchprobe.params": json.dumps(asdict(params)),
+        "amfm_decompy": getattr(amfm_decompy, "__version__", "?"),
+    }
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("status", pa.string()),
+            ("reason", pa.string()),
+            ("message", pa.string()),
+            ("num_samples", pa.int64()),
+            ("sampling_rate", pa.int32()),
+            ("hop_samples", pa.int32()),
+            ("first_centre_samples", pa.int64()),
+            ("f0_hz", pa.list_(pa.float64())),
+        ],
+        metadata=metadata,
+    )
+
+
+def write_part(split_dir: Path, rows: list[dict], params: PitchParams) -> Path:
+    """Write ``rows`` as a new Parquet part file of ``split_dir``, atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = _schema(params)
+    cols = {name: [r[name] for r in rows] for name in schema.names}
+    cols["f0_hz"] = [None if f is None else np.asarray(f, dtype=np.float64) for f in cols["f0_hz"]]
+    table = pa.Table.from_pydict(cols, schema=schema)
+    path = split_dir / f"part-{time.time_ns():020d}-{os.getpid()}.parquet"
+    with atomic_path(path, fsync=True) as tmp:
+        pq.write_table(table, tmp)
+    return path
+
+
+@dataclass(frozen=True)
+class LabelRecord:
+    """Labels of one utterance as read back from disk."""
+
+    id: str
+    status: str
+    reason: str | None
+    message: str | None
+    num_samples: int
+    hop_samples: int
+    first_centre_samples: int
+    f0_hz: np.ndarray | None
+
+
+def read_labels(root: Path, code: str, split: str) -> dict[str, LabelRecord]:
+    """All label rows of a language split, ``{id: LabelRecord}``, the latest row of each (empty if none yet)."""
+    import pyarrow.parquet as pq
+
+    out: dict[str, LabelRecord] = {}
+    for part in visible_files(label_split_dir(root, code, split), PART_PATTERN):
+        for row in pq.read_table(part).to_pylist():
+            f0 = row.pop("f0_hz")
+            row.pop("sampling_rate")
+            row["first_centre_samples"] = int(row["first_centre_samples"])  # float64 in files before 0.1
+            out[row["id"]] = LabelRecord(**row, f0_hz=None if f0 is None else np.asarray(f0, dtype=np.float64))
+    return out
+
+
+def prepare_store(root: Path, code: str, params: PitchParams, *, overwrite: bool) -> None:
+    """Check ``params`` against the stored ones (or store them); clean leftovers of killed runs.
+
+    Call it while holding the language's lock. ``overwrite`` deletes the
+    language's labels first.
+
+    Raises
+    ------
+    PitchProbeError
+        If labels exist that were made with other settings and not ``overwrite``.
+    """
+    pdir = labels_dir(root, code)
+    path = label_params_path(root, code)
+    remove_temporary(pdir)
+    if overwrite and pdir.exists():
+        for part in pdir.glob(f"*/{PART_PATTERN}"):
+            part.unlink()
+    if path.is_file() and not overwrite:
+        stored = json.loads(path.read_text())
+        if stored != asdict(params):
+            raise PitchProbeError(
+                f"labels in {pdir} were made with {stored}, not {asdict(params)}; "
+                "pass --overwrite to recompute them, or use another --data-dir"
+            )
+    write_json(path, asdict(params))
+
+
+__all__ = ["LabelRecord", "prepare_store", "read_labels", "write_part"]

@@ -1,0 +1,102 @@
+"""A study survives its run directory's leftovers, a second study beside it, and a language that fails."""
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pitchprobe.analysis.aggregate import load_results
+from pitchprobe.analysis.report import make_report
+from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.data.synth import write_corpus
+from pitchprobe.study.run import StudyConfig, run_study
+
+pytestmark = pytest.mark.slow  # every test here runs a study
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_temporary_result_files_are_never_read(study, tmp_path):
+    cfg, _ = study
+    run = tmp_path / "run"
+    shutil.copytree(cfg.run_dir, run)
+    before = len(load_results(run))
+    result = run / "results" / "fbank" / "zz_level.json"
+    (result.parent / f".{result.name}.a1b2c3.tmp.json").write_text(result.read_text()[:100])  # half-written
+    (result.parent / f".{result.name}.d4e5f6.tmp.json").write_text(result.read_text())  # complete, not renamed
+    assert len(load_results(run)) == before
+    make_report(run, bootstrap=50, permutations=50)
+    rows = pd.read_parquet(run / "tables" / "results.parquet")
+    original = pd.read_parquet(Path(cfg.run_dir) / "tables" / "results.parquet")
+    assert len(rows) == len(original)
+    summary = run_study(StudyConfig(**{**asdict(cfg), "run_dir": str(run)}), progress=False)
+    assert not summary.failed and not summary.done
+    assert not list(run.rglob(".*.tmp*")), "a study cleans stale temporaries of its run directory"
+
+
+def test_two_studies_on_one_run_directory_compute_each_unit_once(study, tmp_path):
+    cfg, _ = study
+    cfg2 = StudyConfig(**{**asdict(cfg), "run_dir": str(tmp_path / "run"), "models": ["fbank"], "train_langs": []})
+    code = (
+        "import json, sys\nfrom pitchprobe.study.run import StudyConfig, run_study\n"
+        "s = run_study(StudyConfig(**json.loads(sys.argv[1])), progress=False)\n"
+        "print(len(s.done), len(s.skipped), len(s.failed))\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, json.dumps(asdict(cfg2))],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    counts = sorted(tuple(map(int, out.split())) for out, _ in outs)
+    assert counts == [(0, 3, 0), (3, 0, 0)], "the second study waited, then found every unit done"
+    assert any("waiting for" in err and "the study in" in err for _, err in outs)
+
+
+def test_a_language_that_cannot_be_gathered_fails_only_its_units(study, tmp_path):
+    cfg, _ = study
+    corpus = write_corpus(
+        tmp_path / "src", utterances_per_split={"train": 4, "dev": 2, "test": 4}, duration_s=(1.2, 1.5)
+    )
+    archive = corpus / "data" / "zz_intonation" / "audio" / "test.tar.gz"
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])  # a truncated download
+    cfg2 = StudyConfig(
+        **{
+            **asdict(cfg),
+            "run_dir": str(tmp_path / "run"),
+            "data_dir": str(tmp_path / "data"),
+            "source": str(corpus),
+            "languages_table": str(corpus / "languages.tsv"),
+            "models": ["fbank"],
+            "train_langs": ["zz_intonation"],
+        }
+    )
+    summary = run_study(cfg2, progress=False)
+    assert sorted(summary.done) == ["probe--fbank--zz_contour", "probe--fbank--zz_level"]
+    assert sorted(u for u, _ in summary.failed) == ["probe--fbank--zz_intonation", "transfer--fbank--zz_intonation"]
+    assert list(summary.failed_languages) == ["zz_intonation"]
+    assert "test" in summary.failed_languages["zz_intonation"]
+    status = json.loads((tmp_path / "run" / "units" / "probe--fbank--zz_intonation.json").read_text())
+    assert status["status"] == "failed" and "zz_intonation" in status["reason"]
+    assert (tmp_path / "run" / "report.html").is_file()
+    with pytest.raises(PitchProbeError, match="--fail-fast: zz_intonation"):
+        run_study(StudyConfig(**{**asdict(cfg2), "run_dir": str(tmp_path / "run2"), "fail_fast": True}), progress=False)
+
+
+def test_an_unwritable_run_directory_is_refused_before_any_work(study, tmp_path):
+    cfg, _ = study
+    (tmp_path / "file").write_text("not a folder")
+    bad = StudyConfig(**{**asdict(cfg), "run_dir": str(tmp_path / "file" / "run")})
+    with pytest.raises(PitchProbeError, match="cannot write in"):
+        run_study(bad, progress=False)
