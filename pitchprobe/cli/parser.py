@@ -6,6 +6,7 @@ import argparse
 
 from pitchprobe.core.layout import SPLITS
 from pitchprobe.data.fleurs import GENDERS
+from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS
 from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_MODEL
 from pitchprobe.study.config import add_arguments, split_list
@@ -38,7 +39,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 def _source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", help="local folder in the FLEURS repository layout (default: the HF Hub)")
-    p.add_argument("--repo", default="google/fleurs", help="HF dataset repository (default google/fleurs)")
+    p.add_argument("--repo", default=FLEURS_REPO, help=f"HF dataset repository (default {FLEURS_REPO})")
     p.add_argument("--revision", help="HF revision (branch, tag or commit)")
     p.add_argument("--gender", default="all", choices=list(GENDERS), help="keep only speakers of this gender")
     p.add_argument(

@@ -67,7 +67,8 @@ def ensure_writable(folder: str | os.PathLike) -> Path:
     Raises
     ------
     PitchProbeError
-        Naming the folder and the cause (read-only, no space, a file in the way, no permission).
+        Naming the folder and the cause (read-only, a file in the way, no permission; a disk with a
+        few bytes left passes, and the write that fills it reports it).
     """
     folder = Path(folder)
     try:

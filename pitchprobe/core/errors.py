@@ -51,6 +51,10 @@ class AudioError(PitchProbeError):
         super().__init__(message)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that a run stops as cleanly as on Ctrl-C (exit code 143)."""
+
+
 def describe(error: BaseException) -> str:
     """One line for ``error``: pitchprobe's own message, an OS error's cause and file, or type and message."""
     if isinstance(error, PitchProbeError):

@@ -26,7 +26,7 @@ POLL_SECONDS = 0.5  # s, between tries when a time-out is given
 
 _held: dict[str, tuple[int, int]] = {}  # resolved path -> (fd, depth), in this process
 _guard = threading.Lock()
-os.register_at_fork(after_in_child=_held.clear)  # a forked child holds nothing of its own
+_fork_hook = []  # registered on first use: importing pitchprobe changes no process state
 
 
 class LockTimeout(PitchProbeError):
@@ -81,6 +81,10 @@ def file_lock(
                 fd, depth = _held[key]
                 _held[key] = (fd, depth - 1)
         return
+    with _guard:
+        if not _fork_hook:
+            os.register_at_fork(after_in_child=_held.clear)  # a forked child holds nothing of its own
+            _fork_hook.append(True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         try:
@@ -99,6 +103,13 @@ def file_lock(
                             f"{what}: still locked by {_holder(path)} after {timeout:g} s (lock {path})"
                         ) from None
                     time.sleep(POLL_SECONDS)
+        except OSError as e:  # ENOSYS/ENOLCK: a filesystem without flock (Lustre without -o flock, some NFS)
+            if isinstance(e, BlockingIOError):
+                raise
+            raise PitchProbeError(
+                f"cannot lock {path} ({e.strerror}): this filesystem does not support flock; put the data root "
+                "or run directory on one that does (for Lustre, mount with -o flock)"
+            ) from e
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}\n".encode(), 0)
         with _guard:

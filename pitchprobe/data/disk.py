@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pitchprobe.core.audio import SAMPLING_RATE
 from pitchprobe.core.errors import PitchProbeError, describe
 from pitchprobe.core.layout import SPLITS
-from pitchprobe.data.fleurs import BYTES_PER_SAMPLE, WAV_HEADER_BYTES, HubSource, LocalSource, read_tsv
+from pitchprobe.data.fleurs import BYTES_PER_SAMPLE, WAV_HEADER_BYTES, read_tsv
 from pitchprobe.data.languages import Language
+from pitchprobe.data.sources import HubSource, LocalSource, archive_relpath, tsv_relpath
 
 
 @dataclass
@@ -52,12 +53,12 @@ def disk_needed(
         need = DiskNeed(code=lang.code)
         try:
             for split in splits:
-                rows = read_tsv(source.fetch(f"data/{lang.code}/{split}.tsv"))
+                rows = read_tsv(source.fetch(tsv_relpath(lang.code, split)))
                 need.splits[split] = len(rows)
                 need.utterances += len(rows)
                 need.audio_seconds += sum(r["num_samples"] for r in rows) / SAMPLING_RATE
                 need.audio_bytes += sum(WAV_HEADER_BYTES + BYTES_PER_SAMPLE * r["num_samples"] for r in rows)
-            need.archive_bytes = _archive_bytes(source, [f"data/{lang.code}/audio/{s}.tar.gz" for s in splits])
+            need.archive_bytes = _archive_bytes(source, [archive_relpath(lang.code, s) for s in splits])
         except (PitchProbeError, OSError) as e:
             need.error = describe(e)
         out.append(need)

@@ -24,9 +24,7 @@ the same layout (``source=``); the repository's loading script is not used (``da
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import importlib
 import io
 import os
 import tarfile
@@ -44,8 +42,8 @@ from pitchprobe.core.layout import SPLITS, audio_dir, language_lock
 from pitchprobe.core.lock import file_lock
 from pitchprobe.data.languages import Language
 from pitchprobe.data.manifest import write_manifest
+from pitchprobe.data.sources import HubSource, LocalSource, archive_relpath, tsv_relpath
 
-FLEURS_REPO = "google/fleurs"
 GENDERS = {"all": None, "female": "FEMALE", "male": "MALE", "other": "OTHER"}
 DONE_MARKER = ".extracted"
 TSV_COLUMNS = ("fleurs_id", "file_name", "raw_transcription", "transcription", "characters", "num_samples", "gender")
@@ -61,76 +59,6 @@ def max_member_bytes(num_samples: int) -> int:
     return CAP_BYTES_PER_SAMPLE * num_samples + CAP_MARGIN_BYTES
 
 
-DOWNLOAD_ERRORS = (("httpx", "HTTPError"), ("httpx2", "HTTPError"), ("huggingface_hub.errors", "XetDownloadError"))
-"""Download errors that are not OSError: of huggingface_hub's HTTP clients (httpx, later httpx2), and Xet's."""
-
-
-class LocalSource:
-    """A local folder in the FLEURS repository layout; its files are only ever read."""
-
-    def __init__(self, root: str | os.PathLike):
-        self.root = Path(root).expanduser().resolve()
-        if not (self.root / "data").is_dir():
-            raise PitchProbeError(f"{self.root} is not in the FLEURS layout: it has no data/ folder")
-
-    def fetch(self, relpath: str) -> Path:
-        path = self.root / relpath
-        if not path.is_file():
-            raise PitchProbeError(f"{path} not found in local FLEURS source {self.root}")
-        return path
-
-    def release(self, relpath: str, path: Path | None = None) -> bool:
-        return False  # a local source is never deleted from
-
-    def __str__(self) -> str:
-        return str(self.root)
-
-
-class HubSource:
-    """The FLEURS dataset repository on the Hugging Face Hub, fetched file by file.
-
-    Files land in the ``huggingface_hub`` cache (``$HF_HOME``/``$HF_HUB_CACHE``);
-    ``HF_HUB_OFFLINE=1`` serves them from there without network.
-    """
-
-    def __init__(self, repo_id: str = FLEURS_REPO, *, revision: str | None = None):
-        self.repo_id = repo_id
-        self.revision = revision
-
-    def fetch(self, relpath: str) -> Path:
-        """Download ``relpath`` (or find it in the cache); any failure is a :class:`PitchProbeError` naming it."""
-        from huggingface_hub import hf_hub_download
-        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-        errors = [HfHubHTTPError, LocalEntryNotFoundError, OSError]
-        for module, name in DOWNLOAD_ERRORS:
-            with contextlib.suppress(ImportError, AttributeError):
-                errors.append(getattr(importlib.import_module(module), name))
-        try:
-            return Path(hf_hub_download(self.repo_id, relpath, repo_type="dataset", revision=self.revision))
-        except tuple(errors) as e:
-            raise PitchProbeError(f"cannot fetch {relpath} from {self.repo_id}: {type(e).__name__}: {e}") from e
-
-    def release(self, relpath: str, path: Path | None = None) -> bool:
-        """Delete ``relpath`` (at ``path``, from :meth:`fetch`, or looked up) from the cache: snapshot link and blob."""
-        if path is None:
-            from huggingface_hub import try_to_load_from_cache
-
-            path = try_to_load_from_cache(self.repo_id, relpath, revision=self.revision, repo_type="dataset")
-            if not isinstance(path, str):
-                return False  # not in the cache (None), or cached as missing
-        path = Path(path)
-        if "snapshots" not in path.parts or not (path.is_symlink() or path.is_file()):
-            return False  # not in the cache's layout: never delete
-        if path.is_symlink() and (blob := path.resolve()).parent.name == "blobs" and blob.is_file():
-            blob.unlink()
-        path.unlink()
-        return True
-
-    def __str__(self) -> str:
-        return f"hf://datasets/{self.repo_id}"
-
-
 @dataclass
 class GatherSummary:
     """What :func:`gather_language` did; :attr:`ok` tells whether it wrote the manifest."""
@@ -142,7 +70,7 @@ class GatherSummary:
     failed_splits: dict[str, str] = field(default_factory=dict)  # split -> why it failed
     error: str | None = None  # why the whole language failed, "<exception type>: <message>" (set by gather)
     deleted: list[str] = field(default_factory=list)  # relpaths of the archives deleted from the Hub cache
-    audio_bytes: int = 0  # disk space of the kept files as 16-bit WAV
+    audio_bytes: int = 0  # disk space of the kept files as FLEURS' float32 WAV
     manifest: Path | None = None  # the manifest written; None if none was
 
     @property
@@ -324,7 +252,7 @@ def gather_language(
 def _gather_split(lang, split, root, source, summary, problem, fail_fast, delete_archives) -> list[dict]:
     """One split of :func:`gather_language`: its usable rows whose files are on disk and complete."""
     rows, seen = [], set()
-    for row in read_tsv(source.fetch(f"data/{lang.code}/{split}.tsv")):
+    for row in read_tsv(source.fetch(tsv_relpath(lang.code, split))):
         name = row["file_name"]
         if name in ("", ".", "..") or any(c in name for c in "/\\\0"):
             problem(f"{split}/{name!r}: refused, the TSV's file name is not a plain file name")
@@ -335,7 +263,7 @@ def _gather_split(lang, split, root, source, summary, problem, fail_fast, delete
             rows.append(row)
     caps = {r["file_name"]: max_member_bytes(r["num_samples"]) for r in rows}
     out_dir = audio_dir(root, lang.code, split)
-    relpath, archive, ex = f"data/{lang.code}/audio/{split}.tar.gz", None, Extraction()
+    relpath, archive, ex = archive_relpath(lang.code, split), None, Extraction()
     if not (out_dir / DONE_MARKER).is_file():
         archive = source.fetch(relpath)
         ex = safe_extract(archive, out_dir, member_prefix=split, wanted=caps, fail_fast=fail_fast)

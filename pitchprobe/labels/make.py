@@ -17,7 +17,6 @@ transient and retried by the next run. ``retry_failed`` retries both.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,7 +39,7 @@ from pitchprobe.labels.pitch import (
     PitchParams,
     track,
 )
-from pitchprobe.labels.pool import Task, TaskFailure, run_tasks
+from pitchprobe.labels.pool import Task, TaskFailure, available_cpus, run_tasks
 from pitchprobe.labels.store import prepare_store, read_labels, write_part
 
 
@@ -109,7 +108,7 @@ class LabelSummary:
 def _task(record: dict, params: PitchParams) -> Task:
     seconds = record["num_samples"] / SAMPLING_RATE
     return Task(
-        key=record["id"],
+        key=f"{record['split']}/{record['id']}",  # an id may repeat across splits
         args=(record["path"], record["id"], params),
         time_limit=TIME_LIMIT_BASE_S + TIME_LIMIT_PER_AUDIO_S * seconds,
         memory=MEMORY_BASE_BYTES + MEMORY_PER_AUDIO_S * seconds,
@@ -140,14 +139,15 @@ def make_labels(
         Data root.
     params : PitchParams
     jobs : int or None
-        Worker processes; None = all cores. Files are labelled in worker
-        processes whatever ``jobs`` is, so a crash or a hang fails only its file.
+        Worker processes; None = every core this process may use (its CPU
+        affinity, as SLURM sets it). Files are labelled in worker processes
+        whatever ``jobs`` is, so a crash or a hang fails only its file.
     splits : tuple of str
     fail_fast : bool
         Stop with :class:`PitchProbeError` at the first failed file (what was
         labelled so far is kept) instead of recording it and going on.
     overwrite : bool
-        Delete existing labels of this language first.
+        Delete existing labels of ``splits`` first (of every split, if they were made with other settings).
     retry_failed : bool
         Label again the files whose earlier failure was permanent, too
         (transient failures are always retried).
@@ -184,7 +184,7 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
                  start_method: str | None) -> LabelSummary:  # fmt: skip
     t0 = time.perf_counter()
     records = read_manifest(root, code, splits=splits)
-    prepare_store(root, code, params, overwrite=overwrite)
+    prepare_store(root, code, params, overwrite=overwrite, splits=splits)
     summary = LabelSummary(code=code, total=len(records))
     wanted = {(r["split"], r["id"]) for r in records}
     done: set[tuple[str, str]] = set()
@@ -202,7 +202,6 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
     todo = [r for r in records if (r["split"], r["id"]) not in done]
     summary.already_done = len(records) - len(todo)
     todo.sort(key=lambda r: -r["num_samples"])  # longest first balances the pool
-    split_of = {r["id"]: r["split"] for r in todo}
     buffers: dict[str, list[dict]] = {s: [] for s in splits}
     last_flush = time.monotonic()
 
@@ -217,7 +216,8 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
     import amfm_decompy.pYAAPT  # noqa: F401 - imported once here, so forked workers start warm
 
     tasks = [_task(r, params) for r in todo]
-    jobs = jobs or os.cpu_count() or 1
+    record_of = {t.key: r for t, r in zip(tasks, todo)}
+    jobs = jobs or available_cpus()
     if start_method == "inline":
         results = ((t, label_file(*t.args)) for t in tasks)
     else:
@@ -226,8 +226,9 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
         try:
             bar = tqdm(results, total=len(tasks), desc=f"pitch {code}", unit="utt", disable=not progress)
             for task, outcome in bar:
-                row = _failed_row(task.key, params, outcome) if isinstance(outcome, TaskFailure) else outcome
-                split = split_of[row["id"]]
+                rec = record_of[task.key]
+                row = _failed_row(rec["id"], params, outcome) if isinstance(outcome, TaskFailure) else outcome
+                split = rec["split"]
                 buffers[split].append(row)
                 summary.computed += 1
                 summary.audio_seconds += row["num_samples"] / SAMPLING_RATE
@@ -235,13 +236,13 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
                     failure = {"id": row["id"], "split": split, "reason": row["reason"], "message": row["message"]}
                     summary.failed.append(failure)
                     if fail_fast:
-                        flush()
                         raise PitchProbeError(f"--fail-fast: {code} {split}/{row['id']}: {row['message']}")
                 if sum(map(len, buffers.values())) >= flush_every or time.monotonic() - last_flush > FLUSH_SECONDS:
                     flush()
             flush()
-        except KeyboardInterrupt:
-            flush()  # keep what is finished; a rerun resumes after it
+        except BaseException:  # Ctrl-C, --fail-fast, a worker that cannot be replaced: keep what is finished
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                flush()
             raise
     summary.wall_seconds = time.perf_counter() - t0
     return summary

@@ -19,7 +19,7 @@ for SIGTERM and SIGUSR2, which made ``multiprocessing.Pool.terminate`` block)
 and ignore SIGINT, so that Ctrl-C reaches only the parent, which kills them:
 shutdown takes at most a few seconds and prints no worker tracebacks. On
 Linux each worker also dies with its parent (``PR_SET_PDEATHSIG``), so a
-cancelled job leaves no worker behind. Fork is used where the platform has
+cancelled job leaves no worker behind (elsewhere a worker ends at its next task). Fork is used where the platform has
 it: workers start at once and callers need no ``__main__`` guard.
 """
 
@@ -36,8 +36,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import wait
+from pathlib import Path
 
-from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.core.errors import PitchProbeError, Terminated
 
 JOIN_SECONDS = 2.0  # s, a stopping worker's grace before SIGKILL
 WAKE_SECONDS = 1.0  # s, longest sleep of the parent between checks
@@ -73,23 +74,45 @@ class TaskFailure:
     message: str
 
 
+def _cgroup_headroom() -> float:
+    """Bytes this process's cgroup (v2: a SLURM job's, a container's) may still use; inf without a limit."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/cgroup", encoding="ascii") as f:
+            rel = next(line.split(":", 2)[2].strip() for line in f if line.startswith("0::"))
+        group = Path(f"/sys/fs/cgroup{rel}")
+        limit = (group / "memory.max").read_text(encoding="ascii").strip()
+        if limit != "max":
+            used = float((group / "memory.current").read_text(encoding="ascii"))
+            return max(0.0, float(limit) - used)
+    return float("inf")
+
+
 def available_memory() -> float:
-    """Bytes of RAM available now (``MemAvailable`` on Linux; else total physical memory)."""
+    """Bytes of RAM available now: the node's ``MemAvailable``, or less where a cgroup limit says so."""
+    node = float("inf")
     with contextlib.suppress(OSError, ValueError):
         with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024
+            node = next(float(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    if node == float("inf"):
+        with contextlib.suppress(ValueError, OSError, AttributeError):
+            node = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    return min(node, _cgroup_headroom())
+
+
+def available_cpus() -> int:
+    """Cores this process may run on: its CPU affinity (what SLURM's ``--cpus-per-task`` sets), else all."""
     try:
-        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return float("inf")
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _reset_signals() -> None:
@@ -100,9 +123,9 @@ def _reset_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
 
-def _worker(conn, func: Callable) -> None:
+def _worker(conn, func: Callable, parent: int) -> None:
     _reset_signals()
-    _die_with_parent()
+    _die_with_parent(parent)
     while True:
         try:
             args = conn.recv()
@@ -126,7 +149,7 @@ class _Slot:
     def __init__(self, ctx, func: Callable):
         parent, child = ctx.Pipe()
         self.conn = parent
-        self.proc = ctx.Process(target=_worker, args=(child, func), daemon=True)
+        self.proc = ctx.Process(target=_worker, args=(child, func, os.getpid()), daemon=True)
         self.proc.start()
         child.close()
         self.task: Task | None = None
@@ -158,10 +181,6 @@ def _death(exitcode: int | None) -> str:
     return f"the label worker exited with code {exitcode}"
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the parent so that the pool shuts down as on Ctrl-C."""
-
-
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """While the pool runs, SIGTERM stops it as Ctrl-C does (unless someone else, e.g. submitit, handles SIGTERM)."""
@@ -175,7 +194,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def handler(signum, frame):
-        raise _Terminated("terminated")
+        raise Terminated("terminated")
 
     signal.signal(signal.SIGTERM, handler)
     try:
@@ -271,4 +290,4 @@ def _drive(ctx, func, slots: list[_Slot], pending: deque, budget: float) -> Iter
             yield task, outcome
 
 
-__all__ = ["Task", "TaskFailure", "available_memory", "run_tasks"]
+__all__ = ["Task", "TaskFailure", "available_cpus", "available_memory", "run_tasks"]

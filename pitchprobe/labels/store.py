@@ -17,9 +17,10 @@ f0_hz                  labels, float64, 0 = unvoiced               Hz
 =====================  ==========================================  ==========
 
 ``labels/<code>/params.json`` records the pYAAPT settings. Part files are
-written atomically (fsynced), and a part's name sorts by the time it was
-written: when an utterance has rows in several parts (a failure retried by a
-later run), the latest row is the one that counts.
+written atomically (fsynced), and a part's name sorts after every part
+written before it (its number is the time in ns, or one past the last part's
+if a clock went back): when an utterance has rows in several parts (a failure
+retried by a later run), the latest row is the one that counts.
 """
 
 from __future__ import annotations
@@ -64,6 +65,18 @@ def _schema(params: PitchParams):
     )
 
 
+def _next_number(split_dir: Path) -> int:
+    """A part's number: the time in ns, but always past every existing part's, whatever the clocks do.
+
+    Called under the language's lock, so no other writer numbers a part at the same time.
+    """
+    last = 0
+    for part in visible_files(split_dir, PART_PATTERN) if split_dir.is_dir() else []:
+        number = part.name.split("-")[1]
+        last = max(last, int(number)) if number.isdigit() else last
+    return max(time.time_ns(), last + 1)
+
+
 def write_part(split_dir: Path, rows: list[dict], params: PitchParams) -> Path:
     """Write ``rows`` as a new Parquet part file of ``split_dir``, atomically."""
     import pyarrow as pa
@@ -73,7 +86,7 @@ def write_part(split_dir: Path, rows: list[dict], params: PitchParams) -> Path:
     cols = {name: [r[name] for r in rows] for name in schema.names}
     cols["f0_hz"] = [None if f is None else np.asarray(f, dtype=np.float64) for f in cols["f0_hz"]]
     table = pa.Table.from_pydict(cols, schema=schema)
-    path = split_dir / f"part-{time.time_ns():020d}-{os.getpid()}.parquet"
+    path = split_dir / f"part-{_next_number(split_dir):020d}-{os.getpid()}.parquet"
     with atomic_path(path, fsync=True) as tmp:
         pq.write_table(table, tmp)
     return path
@@ -107,11 +120,12 @@ def read_labels(root: Path, code: str, split: str) -> dict[str, LabelRecord]:
     return out
 
 
-def prepare_store(root: Path, code: str, params: PitchParams, *, overwrite: bool) -> None:
+def prepare_store(root: Path, code: str, params: PitchParams, *, overwrite: bool, splits: tuple[str, ...]) -> None:
     """Check ``params`` against the stored ones (or store them); clean leftovers of killed runs.
 
     Call it while holding the language's lock. ``overwrite`` deletes the
-    language's labels first.
+    labels of ``splits`` first, and those of every split if they were made
+    with other settings (one language's labels share one ``params.json``).
 
     Raises
     ------
@@ -121,17 +135,19 @@ def prepare_store(root: Path, code: str, params: PitchParams, *, overwrite: bool
     pdir = labels_dir(root, code)
     path = label_params_path(root, code)
     remove_temporary(pdir)
+    stored = json.loads(path.read_text()) if path.is_file() else None
+    if stored is not None and stored != asdict(params) and not overwrite:
+        raise PitchProbeError(
+            f"labels in {pdir} were made with {stored}, not {asdict(params)}; "
+            "pass --overwrite to recompute them, or use another --data-dir"
+        )
     if overwrite and pdir.exists():
+        every = stored is not None and stored != asdict(params)
         for part in pdir.glob(f"*/{PART_PATTERN}"):
-            part.unlink()
-    if path.is_file() and not overwrite:
-        stored = json.loads(path.read_text())
-        if stored != asdict(params):
-            raise PitchProbeError(
-                f"labels in {pdir} were made with {stored}, not {asdict(params)}; "
-                "pass --overwrite to recompute them, or use another --data-dir"
-            )
-    write_json(path, asdict(params))
+            if every or part.parent.name in splits:
+                part.unlink()
+    if stored != asdict(params):
+        write_json(path, asdict(params))
 
 
 __all__ = ["LabelRecord", "prepare_store", "read_labels", "write_part"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.core.layout import RunLayout
 from pitchprobe.data.fleurs import GENDERS
+from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS, PitchParams
 from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_MODEL
 from pitchprobe.models.identity import ModelIdentity
@@ -56,7 +57,7 @@ class StudyConfig:
     postprocess: bool = _opt(False, "--postprocess", "headline MSE after the prototype's smoothing")
     languages_table: str | None = _opt(None, "--languages", "language table TSV", cli=COMMON)
     source: str | None = _opt(None, "--source", "local folder in the FLEURS repository layout (default: the HF Hub)")
-    repo: str = _opt("google/fleurs", "--repo", "HF dataset repository")
+    repo: str = _opt(FLEURS_REPO, "--repo", "HF dataset repository")
     revision: str | None = _opt(None, "--revision", "HF revision (branch, tag or commit)")
     gender: str = _opt("all", "--gender", "use only speakers of this gender", choices=tuple(GENDERS))
     s3prl_ckpt: str | None = _opt(None, "--s3prl-ckpt", "checkpoint for S3PRL *_local/*_url/*_custom upstreams")

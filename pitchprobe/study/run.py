@@ -86,7 +86,7 @@ def _ensure_labelled(cfg: StudyConfig, codes: list[str]) -> None:
                 lang, root=root, source=source, fail_fast=cfg.fail_fast, delete_archives=cfg.delete_archives
             )
             if not gathered.ok:
-                raise PitchProbeError(f"{lang.code}: gathering failed: {gathered.failure}")
+                raise PitchProbeError(f"gathering failed: {gathered.failure}")
         s = make_labels(
             lang.code,
             root=root,
@@ -97,7 +97,7 @@ def _ensure_labelled(cfg: StudyConfig, codes: list[str]) -> None:
             progress=False,
         )
         if s.total and not s.ok:
-            raise PitchProbeError(f"{lang.code}: no utterance could be labelled ({len(s.failed)} failed)")
+            raise PitchProbeError(f"no utterance could be labelled ({len(s.failed)} failed)")
 
 
 def needed_languages(cfg: StudyConfig, units: list[Unit]) -> list[str]:
@@ -119,17 +119,24 @@ def prepare_languages(cfg: StudyConfig, codes: list[str], *, progress: bool = Tr
         try:
             _ensure_labelled(cfg, [code])
         except Exception as e:  # noqa: BLE001 - one language's fault of any kind fails the units that need it
+            if cfg.fail_fast and str(e).startswith("--fail-fast"):
+                raise
             if cfg.fail_fast:
                 raise PitchProbeError(f"--fail-fast: {code}: {describe(e)}") from e
             failed[code] = describe(e)
     return failed
 
 
-def run_unit(cfg: StudyConfig, unit: Unit, backends: dict | None = None) -> UnitStatus:
+def run_unit(
+    cfg: StudyConfig, unit: Unit, backends: dict | None = None, *, prepared: dict[str, str] | None = None
+) -> UnitStatus:
     """Run one unit (gathering and labelling what it needs); return its status record.
 
     ``backends`` is an optional ``{ModelIdentity: Backend}`` the caller keeps
-    to load each model once; submitted jobs load their own.
+    to load each model once; submitted jobs load their own. ``prepared``:
+    the caller gathered and labelled every language already
+    (:func:`prepare_languages`), and these ``{code: reason}`` failed; None
+    prepares the unit's languages here.
     """
     from pitchprobe.models import load_model
     from pitchprobe.probe.run import run_probe
@@ -140,11 +147,15 @@ def run_unit(cfg: StudyConfig, unit: Unit, backends: dict | None = None) -> Unit
     try:
         missing, stale = stale_outputs(cfg, unit)
         todo = sorted(set(missing) | set(stale))
-        _ensure_labelled(cfg, [unit.code])
-        problems: dict[str, str] = {}
-        if unit.kind == "transfer":  # a test language that fails is that language's; the others go on
-            problems = prepare_languages(cfg, [c for c in todo if c != unit.code], progress=False)
-            todo = [c for c in todo if c not in problems]
+        tests = [c for c in todo if c != unit.code] if unit.kind == "transfer" else []
+        if prepared is None:
+            _ensure_labelled(cfg, [unit.code])
+            problems = prepare_languages(cfg, tests, progress=False)
+        elif unit.code in prepared:
+            raise PitchProbeError(prepared[unit.code])
+        else:
+            problems = {c: prepared[c] for c in tests if c in prepared}
+        todo = [c for c in todo if c not in problems]  # a test language that fails is that language's alone
         backends = {} if backends is None else backends
         if unit.model not in backends:
             backends.clear()  # one model in memory at a time
@@ -293,7 +304,8 @@ def run_study(cfg: StudyConfig, *, progress: bool = True) -> StudySummary:
     run_dir = Path(cfg.run_dir) if cfg.run_dir else default_run_dir(Path(cfg.data_dir))
     run = RunLayout(ensure_writable(run_dir))
     with file_lock(run.lock, what=f"the study in {run.root}"):
-        remove_temporary(run.root)  # left by killed writers; no one else writes here now
+        if cfg.executor == "local":  # no one else writes here now (SLURM jobs of an earlier study might)
+            remove_temporary(run.root)
         return _run_locked(cfg, progress=progress)
 
 
@@ -320,10 +332,10 @@ def _run_locked(cfg: StudyConfig, *, progress: bool) -> StudySummary:
             if cfg.fail_fast and summary.failed:
                 break
             bar.set_postfix_str(unit.uid)
-            _record(summary, run_unit(cfg, unit, backends))
+            _record(summary, run_unit(cfg, unit, backends, prepared=bad_langs))
     else:
         ex = _submitit_executor(cfg)
-        jobs = [(unit, ex.submit(run_unit, cfg, unit)) for unit in runnable]
+        jobs = [(unit, ex.submit(run_unit, cfg, unit, prepared=bad_langs)) for unit in runnable]
         write_json(run.logs / "jobs.json", {u.uid: j.job_id for u, j in jobs})
         for unit, job in tqdm(jobs, desc="study (jobs)", unit="unit", disable=not progress):
             try:
