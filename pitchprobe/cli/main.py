@@ -184,6 +184,7 @@ def _load_backend(args):
         device=args.device,
         seed=args.seed,
         batch_size=args.batch_size,
+        max_batch_seconds=args.max_batch_seconds,
         s3prl_ckpt=args.s3prl_ckpt,
         trust_checkpoint=args.trust_checkpoint,
     )

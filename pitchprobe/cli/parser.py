@@ -8,7 +8,7 @@ from pitchprobe.core.layout import SPLITS
 from pitchprobe.data.fleurs import GENDERS
 from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS
-from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_MODEL
+from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL
 from pitchprobe.study.config import add_arguments, split_list
 
 
@@ -26,7 +26,13 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--random-init", action="store_true", help="same architecture, fresh weights (control)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument(
-        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="utterances per forward (layer-norm models only)"
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="utterances per forward (transformers models)"
+    )
+    p.add_argument(
+        "--max-batch-seconds",
+        type=float,
+        default=DEFAULT_MAX_BATCH_SECONDS,
+        help=f"most audio per forward, padding included, s (default {DEFAULT_MAX_BATCH_SECONDS:g})",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of --random-init")
     p.add_argument("--s3prl-ckpt", help="checkpoint path/URL for S3PRL *_local/*_url/*_custom upstreams")

@@ -14,13 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from pitchprobe.core.errors import UnknownNameError
-from pitchprobe.models.base import Backend, limit_heap_growth, resolve_device
+from pitchprobe.models.base import DEFAULT_MAX_BATCH_SECONDS, Backend, limit_heap_growth, resolve_device
 from pitchprobe.models.identity import ModelIdentity
 
-__all__ = ["Backend", "ModelIdentity", "load_model", "resolve_device"]
+__all__ = ["DEFAULT_MAX_BATCH_SECONDS", "Backend", "ModelIdentity", "load_model", "resolve_device"]
 
 DEFAULT_MODEL = "hubert"
-DEFAULT_BATCH_SIZE = 8  # utterances per forward (layer-norm models only)
+DEFAULT_BATCH_SIZE = 8  # utterances per forward (transformers models; S3PRL upstreams run one at a time)
 
 
 def load_model(
@@ -30,6 +30,7 @@ def load_model(
     device: str = "auto",
     seed: int = 0,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    max_batch_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
     s3prl_ckpt: str | None = None,
     trust_checkpoint: bool = False,
 ) -> Backend:
@@ -45,10 +46,13 @@ def load_model(
     device : {"auto", "cpu", "cuda", "cuda:N"}
     seed : int
     batch_size : int
-        Utterances per forward pass. Only models whose feature encoder uses
-        layer norm are batched (with an attention mask); group-norm models
-        (HuBERT/wav2vec 2.0 base) always run one utterance at a time, since
-        zero padding changes their outputs.
+        Utterances per forward pass of a transformers model (length-sorted
+        batches with an attention mask). Exact for group-norm models too
+        (HuBERT/wav2vec 2.0/WavLM base): their feature encoder and positional
+        convolution run per utterance (:class:`pitchprobe.models.hf.PerUtterance`).
+        S3PRL upstreams run one utterance at a time.
+    max_batch_seconds : float
+        s; most audio per forward pass, counting the padding to the batch's longest.
     s3prl_ckpt : str or None
         Local checkpoint path or URL for S3PRL's ``*_local``/``*_url``/``*_custom`` upstreams.
     trust_checkpoint : bool
@@ -80,6 +84,7 @@ def load_model(
         identity = ModelIdentity.resolve(name, random_init=random_init, seed=seed, s3prl_ckpt=s3prl_ckpt)
     backend = _load(identity, device=device, batch_size=batch_size, trust_checkpoint=trust_checkpoint)
     backend.identity = identity
+    backend.max_batch_seconds = float(max_batch_seconds)
     return backend
 
 

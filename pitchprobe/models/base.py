@@ -23,6 +23,7 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+DEFAULT_MAX_BATCH_SECONDS = 240.0  # s of audio per forward pass, padding included (about 8 FLEURS utterances)
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter number
 MMAP_THRESHOLD_BYTES = 1 << 20  # 1 MiB: larger blocks get their own mmap and go back to the OS when freed
 
@@ -102,6 +103,8 @@ class Backend:
         Samples between frames.
     batch_size : int
         Utterances per forward pass (1 for models that cannot be padded exactly).
+    max_batch_seconds : float
+        s; most audio in one forward pass, counting the padding to the batch's longest utterance.
     """
 
     name: str
@@ -112,6 +115,7 @@ class Backend:
     window: int
     hop: int
     batch_size: int = 1
+    max_batch_seconds: float = DEFAULT_MAX_BATCH_SECONDS
 
     @property
     def grid(self) -> FrameGrid:
@@ -176,4 +180,5 @@ class Backend:
             "hop_samples": self.hop,
             "first_centre_samples": self.grid.first,
             "batch_size": self.batch_size,
+            "max_batch_seconds": self.max_batch_seconds,
         }

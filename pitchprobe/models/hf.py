@@ -20,6 +20,32 @@ def receptive_field(kernels: list[int], strides: list[int]) -> tuple[int, int]:
     return window, jump
 
 
+class PerUtterance(torch.nn.Module):
+    """Runs ``inner`` on each utterance of a padded batch alone, then pads the outputs again with zeros.
+
+    Wrapped around the parts of a speech encoder whose outputs change with
+    padding: the convolutional feature encoder (group norm over time, in
+    HuBERT/wav2vec 2.0/WavLM base) and the positional convolution (several
+    layers in data2vec-audio, whose padded positions stop being zero after the
+    first). Everything else (projection, attention with its mask, feed-forward)
+    is exact on a padded batch. ``lengths`` (along ``in_dim`` of the input) is
+    set only for a batched forward; with None the wrapper is transparent.
+    """
+
+    def __init__(self, inner: torch.nn.Module, *, in_dim: int, out_dim: int):
+        super().__init__()
+        self.inner, self.in_dim, self.out_dim = inner, in_dim, out_dim
+        self.lengths: list[int] | None = None
+
+    def forward(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        if self.lengths is None:
+            return self.inner(x, *args, **kwargs)
+        outs = [self.inner(x[i : i + 1].narrow(self.in_dim, 0, n), *args, **kwargs) for i, n in enumerate(self.lengths)]
+        longest = max(o.shape[self.out_dim] for o in outs)
+        pad = lambda o: [0, 0] * (o.dim() - self.out_dim - 1) + [0, longest - o.shape[self.out_dim]]  # noqa: E731
+        return torch.cat([torch.nn.functional.pad(o, pad(o)) for o in outs], 0)
+
+
 class HFBackend(Backend):
     """A transformers speech encoder, from a Hub id or a ``save_pretrained`` directory.
 
@@ -63,10 +89,21 @@ class HFBackend(Backend):
             self.normalize = False  # a directory with only config.json: raw waveform in
         self.model = model.eval().to(device)
         self.window, self.hop = receptive_field(list(config.conv_kernel), list(config.conv_stride))
-        self.layer_norm_encoder = getattr(config, "feat_extract_norm", "group") == "layer"
-        self.batch_size = max(1, batch_size) if self.layer_norm_encoder else 1
+        self.feat_extract_norm = getattr(config, "feat_extract_norm", None)  # "group" (base models) or "layer"
+        self._per_utterance = self._wrap(model)
+        self.batch_size = max(1, batch_size) if self._per_utterance else 1
         self.num_layers = config.num_hidden_layers + 1
         self.hidden_sizes = [config.hidden_size] * self.num_layers
+
+    @staticmethod
+    def _wrap(model) -> list[PerUtterance]:
+        """Wrap the padding-sensitive parts in :class:`PerUtterance`; [] where the model has other parts."""
+        encoder = getattr(model, "encoder", None)
+        if not hasattr(model, "feature_extractor") or not hasattr(encoder, "pos_conv_embed"):
+            return []  # an architecture this was not checked on: one utterance at a time
+        model.feature_extractor = PerUtterance(model.feature_extractor, in_dim=1, out_dim=2)  # (B, N) -> (B, C, T)
+        encoder.pos_conv_embed = PerUtterance(encoder.pos_conv_embed, in_dim=1, out_dim=1)  # (B, T, C) -> same
+        return [model.feature_extractor, encoder.pos_conv_embed]
 
     def _normalize(self, wav: torch.Tensor) -> torch.Tensor:
         if not self.normalize:
@@ -84,5 +121,11 @@ class HFBackend(Backend):
         for i, w in enumerate(wavs):
             batch[i, : len(w)] = w
             mask[i, : len(w)] = 1
-        out = self.model(batch, attention_mask=mask, output_hidden_states=True)
-        return [[h[i, : self.num_frames(n)] for h in out.hidden_states] for i, n in enumerate(lengths)]
+        frames = [self.num_frames(n) for n in lengths]
+        features, positions = self._per_utterance
+        features.lengths, positions.lengths = lengths, frames
+        try:
+            out = self.model(batch, attention_mask=mask, output_hidden_states=True)
+        finally:
+            features.lengths = positions.lengths = None
+        return [[h[i, :t] for h in out.hidden_states] for i, t in enumerate(frames)]

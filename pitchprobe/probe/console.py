@@ -48,6 +48,10 @@ def summary_text(res: ProbeResult) -> str:
         lines += [f"   - {f.language or ''}:{f.split}/{f.id}: {f.reason}" for f in res.failures]
     dropped = sum(c[s].dropped_frames for s in c)
     lines.append(f"   label frames with no model frame in range (dropped): {dropped}")
+    padding, audio = sum(c[s].padding_seconds for s in c), sum(c[s].audio_seconds for s in c)
+    if padding:
+        share = padding / (padding + audio)
+        lines.append(f"   batches padded by {padding:.1f} s on {audio:.1f} s of audio ({share:.1%})")
     if not res.probe.get("has_dev", True):
         lines.append("   no dev split: alpha was fixed, and a best layer would be chosen on test")
     lines += [format_table(res), prototype_line(res), f"results: {res.output}"]

@@ -34,6 +34,7 @@ class SplitCounts:
     voiced_frames: int = 0
     dropped_frames: int = 0
     audio_seconds: float = 0.0
+    padding_seconds: float = 0.0  # zeros added to batch utterances to the batch's longest
 
 
 @dataclass
@@ -115,14 +116,36 @@ def utterances(
     return out
 
 
+def buckets(lengths: list[int], *, batch_size: int, max_batch_samples: float) -> list[list[int]]:
+    """Indices of ``lengths`` grouped into batches, longest first: at most ``batch_size`` each, and at most
+    ``max_batch_samples`` once padded to the batch's longest (a longer utterance than that goes alone).
+
+    Sorting by length keeps the padding small; with ``batch_size`` 1 the order is kept as given.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i]) if batch_size > 1 else list(range(len(lengths)))
+    out: list[list[int]] = []
+    for i in order:
+        if out and len(out[-1]) < batch_size and lengths[out[-1][0]] * (len(out[-1]) + 1) <= max_batch_samples:
+            out[-1].append(i)  # the batch's first is its longest
+        else:
+            out.append([i])
+    return out
+
+
 def iter_states(
     backend: Backend, utts: list[Utterance], *, split: str, state: RunState, fail_fast: bool, progress: bool
 ):
-    """Yield ``(utterance, states)`` with ``states[l]`` (T, D_l) on the model's device; failures are recorded."""
+    """Yield ``(utterance, states)`` with ``states[l]`` (T, D_l) on the model's device; failures are recorded.
+
+    Utterances go through the model in length-sorted batches (:func:`buckets`); the padding of each
+    batch is counted in ``state.counts[split].padding_seconds``.
+    """
     bar = tqdm(total=len(utts), desc=f"{split:>5}", unit="utt", disable=not progress, leave=False)
-    for start in range(0, len(utts), backend.batch_size):
+    lengths = [int(u.record["num_samples"]) for u in utts]
+    limit = backend.max_batch_seconds * SAMPLING_RATE
+    for group in buckets(lengths, batch_size=backend.batch_size, max_batch_samples=limit):
         batch, wavs = [], []
-        for u in utts[start : start + backend.batch_size]:
+        for u in (utts[i] for i in group):
             try:
                 wavs.append(load_audio(u.record["path"]))
                 batch.append(u)
@@ -131,8 +154,10 @@ def iter_states(
                     raise PitchProbeError(f"--fail-fast: {e}") from e
                 state.fail(u.record["id"], split, e.reason, str(e), language=u.record.get("code"))
         if batch:
+            longest = max(len(w) for w in wavs)
+            state.counts[split].padding_seconds += sum(longest - len(w) for w in wavs) / SAMPLING_RATE
             yield from zip(batch, backend.forward(wavs))
-        bar.update(len(utts[start : start + backend.batch_size]))
+        bar.update(len(group))
     bar.close()
 
 
@@ -181,6 +206,7 @@ __all__ = [
     "SplitCounts",
     "Utterance",
     "aligned",
+    "buckets",
     "iter_frames",
     "iter_states",
     "label_grid",

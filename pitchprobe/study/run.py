@@ -160,7 +160,11 @@ def run_unit(
         if unit.model not in backends:
             backends.clear()  # one model in memory at a time
             backends[unit.model] = load_model(
-                unit.model, device=cfg.device, batch_size=cfg.batch_size, trust_checkpoint=cfg.trust_checkpoint
+                unit.model,
+                device=cfg.device,
+                batch_size=cfg.batch_size,
+                max_batch_seconds=cfg.max_batch_seconds,
+                trust_checkpoint=cfg.trust_checkpoint,
             )
         kw = {
             "root": Path(cfg.data_dir),

@@ -1,7 +1,16 @@
 import numpy as np
 import pytest
 import torch
-from transformers import HubertConfig, HubertModel, WavLMConfig, WavLMModel
+from transformers import (
+    Data2VecAudioConfig,
+    Data2VecAudioModel,
+    HubertConfig,
+    HubertModel,
+    Wav2Vec2Config,
+    Wav2Vec2Model,
+    WavLMConfig,
+    WavLMModel,
+)
 
 from pitchprobe.models import load_model
 from pitchprobe.models.base import measure_window
@@ -67,8 +76,44 @@ def test_random_init_is_fresh_and_seeded(saved_hubert):
     assert not torch.equal(wa, model.encoder.layers[0].attention.k_proj.weight)
 
 
-def test_group_norm_models_are_never_batched(saved_hubert):
-    assert load_model(str(saved_hubert[0]), batch_size=8, device="cpu").batch_size == 1
+ARCHITECTURES = {
+    "hubert-base (group norm)": (HubertConfig, HubertModel, {}),
+    "wav2vec2-base (group norm)": (Wav2Vec2Config, Wav2Vec2Model, {}),
+    "wavlm-base (group norm)": (WavLMConfig, WavLMModel, {}),
+    "data2vec-audio (layer norm, 5 positional convolutions)": (Data2VecAudioConfig, Data2VecAudioModel, {}),
+    "wav2vec2-large-lv60 (layer norm)": (
+        Wav2Vec2Config,
+        Wav2Vec2Model,
+        {"feat_extract_norm": "layer", "do_stable_layer_norm": True},
+    ),
+}
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_batched_states_equal_one_at_a_time_for_every_architecture(tmp_path, arch):
+    config_cls, model_cls, extra = ARCHITECTURES[arch]
+    torch.manual_seed(0)
+    model_cls(config_cls(**TINY, **TINY_CONV, **extra)).save_pretrained(tmp_path)
+    reference = model_cls.from_pretrained(tmp_path).eval()  # transformers itself, one utterance at a time
+    backend = load_model(str(tmp_path), batch_size=4, device="cpu")
+    assert backend.batch_size == 4
+    rng = np.random.default_rng(0)
+    wavs = [rng.normal(size=n).astype(np.float32) * 0.1 for n in (23456, 16000, 9000, 12345)]
+    batched = backend.forward(wavs)
+    for wav, got in zip(wavs, batched):
+        with torch.inference_mode():
+            want = reference(torch.from_numpy(wav)[None], output_hidden_states=True).hidden_states
+        assert len(got) == len(want) and got[0].shape[0] == (len(wav) - 400) // 320 + 1
+        for g, w in zip(got, want):
+            assert float((g - w[0]).abs().max()) <= 1e-4
+    if "group" in arch:  # the test can tell: plain padding changes a group-norm model's states
+        lengths = [len(w) for w in wavs]
+        pad = torch.zeros(len(wavs), max(lengths))
+        for i, w in enumerate(wavs):
+            pad[i, : len(w)] = torch.from_numpy(w)
+        with torch.inference_mode():
+            naive = reference(pad, output_hidden_states=True).hidden_states[-1][2, : batched[2][-1].shape[0]]
+        assert float((naive - batched[2][-1]).abs().max()) > 1e-2
 
 
 def test_layer_norm_model_batched_with_mask_equals_one_by_one(tmp_path):

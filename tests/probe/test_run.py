@@ -132,3 +132,14 @@ def test_bad_files_are_counted_and_the_probe_goes_on(labelled, corpus, fbank, tm
         "bad_stereo44k": "multichannel",
     }
     assert res["counts"]["test"]["failed"] == 4 and res["counts"]["test"]["utterances"] == 3
+
+
+def test_buckets_sort_by_length_and_respect_both_caps():
+    from pitchprobe.probe.frames import buckets
+
+    lengths = [5, 30, 10, 20, 25, 100, 1]
+    assert buckets(lengths, batch_size=3, max_batch_samples=90) == [[5], [1, 4, 3], [2, 0, 6]]
+    assert buckets(lengths, batch_size=1, max_batch_samples=90) == [[i] for i in range(7)]  # order kept
+    groups = buckets(lengths, batch_size=8, max_batch_samples=60)
+    assert sorted(i for g in groups for i in g) == list(range(7))
+    assert all(len(g) == 1 or lengths[g[0]] * len(g) <= 60 for g in groups)
