@@ -185,6 +185,7 @@ def _load_backend(args):
         seed=args.seed,
         batch_size=args.batch_size,
         max_batch_seconds=args.max_batch_seconds,
+        dtype=args.dtype,
         s3prl_ckpt=args.s3prl_ckpt,
         trust_checkpoint=args.trust_checkpoint,
     )

@@ -8,7 +8,7 @@ from pitchprobe.core.layout import SPLITS
 from pitchprobe.data.fleurs import GENDERS
 from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS
-from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL
+from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
 from pitchprobe.study.config import add_arguments, split_list
 
 
@@ -26,8 +26,12 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--random-init", action="store_true", help="same architecture, fresh weights (control)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument(
-        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="utterances per forward (transformers models)"
+        "--batch-size",
+        type=int,
+        default=None,
+        help=f"utterances per forward (default {DEFAULT_BATCH_SIZE} on a GPU, 1 on the CPU)",
     )
+    p.add_argument("--dtype", default="float32", choices=DTYPES, help="forward precision; the sums stay float64")
     p.add_argument(
         "--max-batch-seconds",
         type=float,

@@ -14,13 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from pitchprobe.core.errors import UnknownNameError
-from pitchprobe.models.base import DEFAULT_MAX_BATCH_SECONDS, Backend, limit_heap_growth, resolve_device
+from pitchprobe.models.base import DEFAULT_MAX_BATCH_SECONDS, DTYPES, Backend, limit_heap_growth, resolve_device
 from pitchprobe.models.identity import ModelIdentity
 
-__all__ = ["DEFAULT_MAX_BATCH_SECONDS", "Backend", "ModelIdentity", "load_model", "resolve_device"]
+__all__ = ["DEFAULT_MAX_BATCH_SECONDS", "DTYPES", "Backend", "ModelIdentity", "load_model", "resolve_device"]
 
 DEFAULT_MODEL = "hubert"
-DEFAULT_BATCH_SIZE = 8  # utterances per forward (transformers models; S3PRL upstreams run one at a time)
+DEFAULT_BATCH_SIZE = 8  # utterances per forward on a GPU (transformers models); on the CPU batching gains nothing: 1
 
 
 def load_model(
@@ -29,8 +29,9 @@ def load_model(
     random_init: bool = False,
     device: str = "auto",
     seed: int = 0,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     max_batch_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
+    dtype: str = "float32",
     s3prl_ckpt: str | None = None,
     trust_checkpoint: bool = False,
 ) -> Backend:
@@ -45,7 +46,9 @@ def load_model(
         Same architecture, fresh weights (seeded by ``seed``): the untrained control.
     device : {"auto", "cpu", "cuda", "cuda:N"}
     seed : int
-    batch_size : int
+    batch_size : int or None
+        None: :data:`DEFAULT_BATCH_SIZE` on a GPU, 1 on the CPU (where padded
+        batches measured slower than one utterance at a time: ``benchmarks/bench_gpu.py``).
         Utterances per forward pass of a transformers model (length-sorted
         batches with an attention mask). Exact for group-norm models too
         (HuBERT/wav2vec 2.0/WavLM base): their feature encoder and positional
@@ -53,6 +56,8 @@ def load_model(
         S3PRL upstreams run one utterance at a time.
     max_batch_seconds : float
         s; most audio per forward pass, counting the padding to the batch's longest.
+    dtype : {"float32", "bfloat16", "float16"}
+        The forward pass's precision (``torch.autocast``); states and the probe's sums stay high precision.
     s3prl_ckpt : str or None
         Local checkpoint path or URL for S3PRL's ``*_local``/``*_url``/``*_custom`` upstreams.
     trust_checkpoint : bool
@@ -82,7 +87,12 @@ def load_model(
         identity = name
     else:
         identity = ModelIdentity.resolve(name, random_init=random_init, seed=seed, s3prl_ckpt=s3prl_ckpt)
+    if dtype not in DTYPES:
+        raise UnknownNameError("dtype", dtype, DTYPES)
+    if batch_size is None:
+        batch_size = DEFAULT_BATCH_SIZE if resolve_device(device).type == "cuda" else 1
     backend = _load(identity, device=device, batch_size=batch_size, trust_checkpoint=trust_checkpoint)
+    backend.dtype = dtype
     backend.identity = identity
     backend.max_batch_seconds = float(max_batch_seconds)
     return backend

@@ -18,11 +18,18 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not (device == "cpu" or device.startswith("cuda")):
         raise UnknownNameError("device", device, ["auto", "cpu", "cuda", "cuda:N"])
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise UnknownNameError("device", device, ["auto", "cpu", "cuda", "cuda:N"]) from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
         raise PitchProbeError(f"--device {device} asked for, but torch sees no CUDA device")
-    return torch.device(device)
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise PitchProbeError(f"--device {device} asked for, but torch sees {torch.cuda.device_count()} CUDA devices")
+    return dev
 
 
+DTYPES = ("float32", "bfloat16", "float16")  # of the forward pass (under torch.autocast); states come out float32
 DEFAULT_MAX_BATCH_SECONDS = 240.0  # s of audio per forward pass, padding included (about 8 FLEURS utterances)
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter number
 MMAP_THRESHOLD_BYTES = 1 << 20  # 1 MiB: larger blocks get their own mmap and go back to the OS when freed
@@ -105,6 +112,9 @@ class Backend:
         Utterances per forward pass (1 for models that cannot be padded exactly).
     max_batch_seconds : float
         s; most audio in one forward pass, counting the padding to the batch's longest utterance.
+    dtype : str
+        The forward pass's precision, one of :data:`DTYPES`: ``torch.autocast`` to it
+        (matrix products in it, normalisations in float32); the states are float32.
     """
 
     name: str
@@ -116,6 +126,7 @@ class Backend:
     hop: int
     batch_size: int = 1
     max_batch_seconds: float = DEFAULT_MAX_BATCH_SECONDS
+    dtype: str = "float32"
 
     @property
     def grid(self) -> FrameGrid:
@@ -144,8 +155,11 @@ class Backend:
             float32, on ``device``.
         """
         tensors = [torch.as_tensor(np.asarray(w, dtype=np.float32), device=self.device) for w in wavs]
-        with torch.inference_mode():
+        low = self.dtype != "float32"
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=getattr(torch, self.dtype), enabled=low):
             out = self._forward(tensors)
+        if low:
+            out = [[h.float() for h in layers] for layers in out]
         for w, layers in zip(wavs, out):
             want = self.num_frames(len(w))
             got = {int(h.shape[0]) for h in layers}
@@ -181,4 +195,5 @@ class Backend:
             "first_centre_samples": self.grid.first,
             "batch_size": self.batch_size,
             "max_batch_seconds": self.max_batch_seconds,
+            "dtype": self.dtype,
         }

@@ -193,13 +193,17 @@ def fingerprint(
     score_splits: tuple[str, ...] = ("test",),
     seed: int = 0,
     postprocess: bool = False,
+    dtype: str = "float32",
 ) -> dict:
     """Everything that determines a result's numbers, as a flat dict of JSON values.
 
     ``model`` is a :class:`~pitchprobe.models.identity.ModelIdentity` as a dict,
-    ``labels`` the label parameters.
+    ``labels`` the label parameters, ``dtype`` the forward pass's (recorded only
+    when not float32, so that results made before ``--dtype`` existed stay valid).
     """
+    extra = {} if dtype == "float32" else {"dtype": dtype}
     return {
+        **extra,
         "pitchprobe_major": MAJOR_VERSION,
         "model": dict(model),
         "labels": dict(labels),

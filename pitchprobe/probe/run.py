@@ -308,6 +308,7 @@ def build_result(
         score_splits=SCORE_SPLITS,
         seed=backend.model_identity.seed,
         postprocess=postprocess,
+        dtype=backend.dtype,
     )
     return ProbeResult(
         fingerprint=fp,

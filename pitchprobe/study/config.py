@@ -19,7 +19,7 @@ from pitchprobe.core.layout import RunLayout
 from pitchprobe.data.fleurs import GENDERS
 from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS, PitchParams
-from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL
+from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
 from pitchprobe.models.identity import ModelIdentity
 from pitchprobe.probe.results import fingerprint
 
@@ -69,7 +69,12 @@ class StudyConfig:
     f0_min_hz: float = _opt(F0_MIN_HZ, "--f0-min", "Hz", type=float)
     f0_max_hz: float = _opt(F0_MAX_HZ, "--f0-max", "Hz", type=float)
     device: str = _opt("auto", "--device", "auto, cpu, cuda or cuda:N")
-    batch_size: int = _opt(DEFAULT_BATCH_SIZE, "--batch-size", "utterances per forward (transformers models)", type=int)
+    batch_size: int | None = _opt(
+        None, "--batch-size", f"utterances per forward (default {DEFAULT_BATCH_SIZE} on a GPU, 1 on the CPU)", type=int
+    )
+    dtype: str = _opt(
+        "float32", "--dtype", "the forward pass's precision (the probe's sums stay float64)", choices=DTYPES
+    )
     max_batch_seconds: float = _opt(
         DEFAULT_MAX_BATCH_SECONDS, "--max-batch-seconds", "most audio per forward, padding included, s", type=float
     )
@@ -209,6 +214,7 @@ def unit_fingerprint(cfg: StudyConfig, unit: Unit, test_code: str) -> dict:
         gender=cfg.gender,
         seed=unit.model.seed,  # a random init's seed; --seed otherwise only seeds the report's statistics
         postprocess=cfg.postprocess,
+        dtype=cfg.dtype,
     )
 
 

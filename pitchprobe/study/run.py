@@ -164,6 +164,7 @@ def run_unit(
                 device=cfg.device,
                 batch_size=cfg.batch_size,
                 max_batch_seconds=cfg.max_batch_seconds,
+                dtype=cfg.dtype,
                 trust_checkpoint=cfg.trust_checkpoint,
             )
         kw = {

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pitchprobe.core.errors import UnknownNameError
+from pitchprobe.core.errors import PitchProbeError, UnknownNameError
 from pitchprobe.models import load_model, resolve_device
 
 
@@ -40,3 +40,13 @@ def test_device_choice():
     assert str(resolve_device("cpu")) == "cpu"
     with pytest.raises(UnknownNameError):
         resolve_device("tpu")
+    with pytest.raises(UnknownNameError):
+        resolve_device("cuda:x")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(PitchProbeError, match="no CUDA device"):
+            resolve_device("cuda:0")
+    else:
+        with pytest.raises(PitchProbeError, match="CUDA devices"):
+            resolve_device(f"cuda:{torch.cuda.device_count()}")

@@ -92,3 +92,29 @@ def test_blocked_gram_equals_the_full_product():
     x = rng.normal(size=(700, 300)) * 3 + 1
     s = make_sums(x, rng.normal(size=(700, 1)), chunk=123, shift=np.zeros(300))
     np.testing.assert_allclose(s.xtx.numpy(), x.T @ x, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dim", [30, 300])  # the plain and the blocked product
+def test_float32_products_into_float64_sums_stay_within_their_bound(dim):
+    """The GPU path for cards with slow float64: per-batch float32 XᵀX added into float64 accumulators."""
+    rng = np.random.default_rng(5)
+    x = (rng.normal(size=(40 * 500, dim)) * rng.uniform(0.1, 3, dim) + rng.normal(scale=5, size=dim)).astype(np.float32)
+    y = x.astype(np.float64) @ rng.normal(size=(dim, 2)) + rng.normal(scale=0.5, size=(len(x), 2))
+    shift = torch.as_tensor(x[:50].astype(np.float64).mean(0))
+    exact, fast = (ridge.Sums(dim, 2, shift, product_dtype=dt) for dt in (torch.float64, torch.float32))
+    for i in range(0, len(x), 500):  # 40 "utterances" of 500 frames
+        for s in (exact, fast):
+            s.add(torch.as_tensor(x[i : i + 500]), torch.as_tensor(y[i : i + 500]))
+    err = float((fast.xtx - exact.xtx).abs().max() / exact.xtx.abs().max())
+    assert 0 < err <= 1e-5
+    a, b = ridge.fit(exact, [1.0]), ridge.fit(fast, [1.0])
+    pred_a, pred_b = x @ a.coef[0] + a.intercept[0], x @ b.coef[0] + b.intercept[0]
+    assert np.abs(pred_a - pred_b).max() <= 1e-4 * np.abs(pred_a).max()
+
+
+def test_float64_products_are_used_where_float64_is_fast():
+    assert ridge.gram_dtype(torch.device("cpu")) == torch.float64
+    assert ridge.Sums(3, 1, torch.zeros(3, dtype=torch.float64)).product_dtype == torch.float64
+    if torch.cuda.is_available():
+        want = torch.cuda.get_device_capability() in ridge.FAST_FLOAT64_GPUS
+        assert (ridge.gram_dtype(torch.device("cuda")) == torch.float64) == want

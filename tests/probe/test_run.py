@@ -143,3 +143,62 @@ def test_buckets_sort_by_length_and_respect_both_caps():
     groups = buckets(lengths, batch_size=8, max_batch_samples=60)
     assert sorted(i for g in groups for i in g) == list(range(7))
     assert all(len(g) == 1 or lengths[g[0]] * len(g) <= 60 for g in groups)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_a_low_precision_forward_changes_each_metric_by_little(labelled, tmp_path, dtype):
+    from transformers import HubertConfig
+
+    HubertConfig(
+        hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=128, conv_dim=(32,) * 7
+    ).save_pretrained(tmp_path / "hubert")
+    results = {}
+    for dt in ("float32", dtype):
+        backend = load_model(str(tmp_path / "hubert"), random_init=True, device="cpu", dtype=dt)
+        results[dt] = run_probe(
+            "zz_contour", root=labelled, backend=backend, alpha=1.0, output=tmp_path / dt / "r.json", progress=False
+        )
+    full, low = results["float32"], results[dtype]
+    assert low.fingerprint["dtype"] == dtype and "dtype" not in full.fingerprint
+    deltas = [abs(a.f0_voiced.voiced.r - b.f0_voiced.voiced.r) for a, b in zip(full.layers, low.layers)]
+    assert max(deltas) > 0, "the forward did run in low precision"
+    assert max(deltas) <= 0.005, deltas
+    rel = [abs(a.f0_all.mse_hz2 - b.f0_all.mse_hz2) / a.f0_all.mse_hz2 for a, b in zip(full.layers, low.layers)]
+    assert max(rel) <= 0.02, rel
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_the_whole_probe_on_cuda_equals_the_cpu(labelled, tmp_path):
+    from transformers import HubertConfig
+
+    HubertConfig(
+        **{"hidden_size": 64, "num_hidden_layers": 3, "num_attention_heads": 4, "intermediate_size": 128}
+    ).save_pretrained(tmp_path / "hubert")
+    out = {}
+    for device in ("cpu", "cuda"):
+        backend = load_model(str(tmp_path / "hubert"), random_init=True, device=device)
+        out[device] = run_probe(
+            "zz_contour", root=labelled, backend=backend, alpha=1.0, output=tmp_path / device / "r.json", progress=False
+        )
+    for a, b in zip(out["cpu"].layers, out["cuda"].layers):
+        assert abs(a.f0_voiced.voiced.r - b.f0_voiced.voiced.r) <= 1e-3
+        assert abs(a.f0_all.mse_hz2 - b.f0_all.mse_hz2) <= 1e-3 * a.f0_all.mse_hz2
+
+
+def test_batched_probe_equals_one_at_a_time(labelled, tmp_path):
+    from transformers import HubertConfig
+
+    small = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+    HubertConfig(**small, conv_dim=(16,) * 7).save_pretrained(tmp_path / "hubert")
+    out = {}
+    for bs in (1, 4):
+        backend = load_model(str(tmp_path / "hubert"), random_init=True, device="cpu", batch_size=bs)
+        assert backend.batch_size == bs
+        out[bs] = run_probe(
+            "zz_contour", root=labelled, backend=backend, alpha=1.0, output=tmp_path / f"{bs}.json", progress=False
+        )
+    assert out[4].counts["train"].padding_seconds > 0 and out[1].counts["train"].padding_seconds == 0
+    for a, b in zip(out[1].layers, out[4].layers):
+        assert b.f0_all.mse_hz2 == pytest.approx(a.f0_all.mse_hz2, rel=1e-4)
+        assert b.f0_voiced.voiced.r == pytest.approx(a.f0_voiced.voiced.r, abs=1e-4)
