@@ -48,7 +48,7 @@ def utterance_stats(path: str | Path) -> UtteranceStats:
     meta = json.loads(table.schema.metadata[b"pitchprobe"])
     f0_min, f0_max = meta["labels"]["f0_min_hz"], meta["labels"]["f0_max_hz"]
     df = table.to_pandas()
-    ids = list(dict.fromkeys(df["id"]))
+    ids = sorted(set(df["id"]))  # by id, not file order (which follows the batching): resamples do not depend on it
     layers = int(df["layer"].max()) + 1 if len(df) else 0
     row_of = {u: i for i, u in enumerate(ids)}
     sums = {n: np.zeros((len(ids), layers)) for n in SUM_NAMES}

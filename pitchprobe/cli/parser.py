@@ -8,7 +8,7 @@ from pitchprobe.core.layout import SPLITS
 from pitchprobe.data.fleurs import GENDERS
 from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS
-from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
+from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
 from pitchprobe.study.config import add_arguments, split_list
 
 
@@ -31,7 +31,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help=f"utterances per forward (default {DEFAULT_BATCH_SIZE} on a GPU, 1 on the CPU)",
     )
-    p.add_argument("--dtype", default="float32", choices=DTYPES, help="forward precision; the sums stay float64")
+    p.add_argument("--dtype", default=DEFAULT_DTYPE, choices=DTYPES, help="forward precision; the sums stay float64")
     p.add_argument(
         "--max-batch-seconds",
         type=float,

@@ -14,10 +14,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from pitchprobe.core.errors import UnknownNameError
-from pitchprobe.models.base import DEFAULT_MAX_BATCH_SECONDS, DTYPES, Backend, limit_heap_growth, resolve_device
+from pitchprobe.models.base import (
+    DEFAULT_DTYPE,
+    DEFAULT_MAX_BATCH_SECONDS,
+    DTYPES,
+    Backend,
+    limit_heap_growth,
+    resolve_device,
+)
 from pitchprobe.models.identity import ModelIdentity
 
-__all__ = ["DEFAULT_MAX_BATCH_SECONDS", "DTYPES", "Backend", "ModelIdentity", "load_model", "resolve_device"]
+__all__ = [
+    "DEFAULT_DTYPE",
+    "DEFAULT_MAX_BATCH_SECONDS",
+    "DTYPES",
+    "Backend",
+    "ModelIdentity",
+    "load_model",
+    "resolve_device",
+]
 
 DEFAULT_MODEL = "hubert"
 DEFAULT_BATCH_SIZE = 8  # utterances per forward on a GPU (transformers models); on the CPU batching gains nothing: 1
@@ -31,7 +46,7 @@ def load_model(
     seed: int = 0,
     batch_size: int | None = None,
     max_batch_seconds: float = DEFAULT_MAX_BATCH_SECONDS,
-    dtype: str = "float32",
+    dtype: str = DEFAULT_DTYPE,
     s3prl_ckpt: str | None = None,
     trust_checkpoint: bool = False,
 ) -> Backend:

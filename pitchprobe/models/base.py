@@ -29,7 +29,8 @@ def resolve_device(device: str = "auto") -> torch.device:
     return dev
 
 
-DTYPES = ("float32", "bfloat16", "float16")  # of the forward pass (under torch.autocast); states come out float32
+DEFAULT_DTYPE = "float32"
+DTYPES = (DEFAULT_DTYPE, "bfloat16", "float16")  # of the forward pass (under torch.autocast); states come out float32
 DEFAULT_MAX_BATCH_SECONDS = 240.0  # s of audio per forward pass, padding included (about 8 FLEURS utterances)
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter number
 MMAP_THRESHOLD_BYTES = 1 << 20  # 1 MiB: larger blocks get their own mmap and go back to the OS when freed
@@ -126,7 +127,7 @@ class Backend:
     hop: int
     batch_size: int = 1
     max_batch_seconds: float = DEFAULT_MAX_BATCH_SECONDS
-    dtype: str = "float32"
+    dtype: str = DEFAULT_DTYPE
 
     @property
     def grid(self) -> FrameGrid:
@@ -155,7 +156,7 @@ class Backend:
             float32, on ``device``.
         """
         tensors = [torch.as_tensor(np.asarray(w, dtype=np.float32), device=self.device) for w in wavs]
-        low = self.dtype != "float32"
+        low = self.dtype != DEFAULT_DTYPE
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=getattr(torch, self.dtype), enabled=low):
             out = self._forward(tensors)
         if low:

@@ -20,6 +20,9 @@ def receptive_field(kernels: list[int], strides: list[int]) -> tuple[int, int]:
     return window, jump
 
 
+BATCHED_MODEL_TYPES = ("hubert", "wav2vec2", "wavlm", "data2vec-audio")  # checked exact by tests/models/test_hf.py
+
+
 class PerUtterance(torch.nn.Module):
     """Runs ``inner`` on each utterance of a padded batch alone, then pads the outputs again with zeros.
 
@@ -97,10 +100,10 @@ class HFBackend(Backend):
 
     @staticmethod
     def _wrap(model) -> list[PerUtterance]:
-        """Wrap the padding-sensitive parts in :class:`PerUtterance`; [] where the model has other parts."""
-        encoder = getattr(model, "encoder", None)
-        if not hasattr(model, "feature_extractor") or not hasattr(encoder, "pos_conv_embed"):
-            return []  # an architecture this was not checked on: one utterance at a time
+        """Wrap the padding-sensitive parts in :class:`PerUtterance`; [] (one at a time) for other architectures."""
+        if model.config.model_type not in BATCHED_MODEL_TYPES:
+            return []  # e.g. wav2vec2-conformer's convolution module and SEW's pooling would see the padding
+        encoder = model.encoder
         model.feature_extractor = PerUtterance(model.feature_extractor, in_dim=1, out_dim=2)  # (B, N) -> (B, C, T)
         encoder.pos_conv_embed = PerUtterance(encoder.pos_conv_embed, in_dim=1, out_dim=1)  # (B, T, C) -> same
         return [model.feature_extractor, encoder.pos_conv_embed]

@@ -30,6 +30,7 @@ from pathlib import Path
 from pitchprobe import __version__
 from pitchprobe.core.atomic import write_json
 from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.models.base import DEFAULT_DTYPE
 from pitchprobe.probe.frames import Failure, SplitCounts
 from pitchprobe.probe.metrics import TARGETS
 
@@ -193,7 +194,7 @@ def fingerprint(
     score_splits: tuple[str, ...] = ("test",),
     seed: int = 0,
     postprocess: bool = False,
-    dtype: str = "float32",
+    dtype: str = DEFAULT_DTYPE,
 ) -> dict:
     """Everything that determines a result's numbers, as a flat dict of JSON values.
 
@@ -201,7 +202,7 @@ def fingerprint(
     ``labels`` the label parameters, ``dtype`` the forward pass's (recorded only
     when not float32, so that results made before ``--dtype`` existed stay valid).
     """
-    extra = {} if dtype == "float32" else {"dtype": dtype}
+    extra = {} if dtype == DEFAULT_DTYPE else {"dtype": dtype}
     return {
         **extra,
         "pitchprobe_major": MAJOR_VERSION,

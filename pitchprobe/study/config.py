@@ -19,7 +19,7 @@ from pitchprobe.core.layout import RunLayout
 from pitchprobe.data.fleurs import GENDERS
 from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS, PitchParams
-from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
+from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
 from pitchprobe.models.identity import ModelIdentity
 from pitchprobe.probe.results import fingerprint
 
@@ -73,7 +73,7 @@ class StudyConfig:
         None, "--batch-size", f"utterances per forward (default {DEFAULT_BATCH_SIZE} on a GPU, 1 on the CPU)", type=int
     )
     dtype: str = _opt(
-        "float32", "--dtype", "the forward pass's precision (the probe's sums stay float64)", choices=DTYPES
+        DEFAULT_DTYPE, "--dtype", "the forward pass's precision (the probe's sums stay float64)", choices=DTYPES
     )
     max_batch_seconds: float = _opt(
         DEFAULT_MAX_BATCH_SECONDS, "--max-batch-seconds", "most audio per forward, padding included, s", type=float

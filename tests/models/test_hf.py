@@ -130,3 +130,14 @@ def test_layer_norm_model_batched_with_mask_equals_one_by_one(tmp_path):
         assert got[0].shape[0] == (len(wav) - 400) // 320 + 1
         for g, s in zip(got, single):
             torch.testing.assert_close(g, s, atol=2e-5, rtol=1e-4)
+
+
+def test_an_architecture_not_checked_for_exact_batching_runs_one_at_a_time(tmp_path):
+    from transformers import Wav2Vec2ConformerConfig, Wav2Vec2ConformerModel
+
+    torch.manual_seed(0)
+    Wav2Vec2ConformerModel(Wav2Vec2ConformerConfig(**TINY, **TINY_CONV)).save_pretrained(tmp_path)
+    backend = load_model(str(tmp_path), batch_size=4, device="cpu")
+    assert backend.batch_size == 1  # its convolution module would see the padding
+    (states,) = backend.forward([np.random.default_rng(0).normal(size=16000).astype(np.float32) * 0.1])
+    assert states[0].shape[0] == (16000 - 400) // 320 + 1
