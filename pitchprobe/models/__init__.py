@@ -18,6 +18,7 @@ from pitchprobe.models.base import (
     DEFAULT_DTYPE,
     DEFAULT_MAX_BATCH_SECONDS,
     DTYPES,
+    PREFETCH_WORKERS,
     Backend,
     limit_heap_growth,
     resolve_device,
@@ -108,6 +109,7 @@ def load_model(
         batch_size = DEFAULT_BATCH_SIZE if resolve_device(device).type == "cuda" else 1
     backend = _load(identity, device=device, batch_size=batch_size, trust_checkpoint=trust_checkpoint)
     backend.dtype = dtype
+    backend.prefetch_workers = PREFETCH_WORKERS if backend.device.type == "cuda" else 0
     backend.identity = identity
     backend.max_batch_seconds = float(max_batch_seconds)
     return backend

@@ -31,6 +31,7 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 DEFAULT_DTYPE = "float32"
 DTYPES = (DEFAULT_DTYPE, "bfloat16", "float16")  # of the forward pass (under torch.autocast); states come out float32
+PREFETCH_WORKERS = 2  # audio-reading processes ahead of a GPU model (on the CPU they would compete with it: 0)
 DEFAULT_MAX_BATCH_SECONDS = 240.0  # s of audio per forward pass, padding included (about 8 FLEURS utterances)
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter number
 MMAP_THRESHOLD_BYTES = 1 << 20  # 1 MiB: larger blocks get their own mmap and go back to the OS when freed
@@ -113,6 +114,8 @@ class Backend:
         Utterances per forward pass (1 for models that cannot be padded exactly).
     max_batch_seconds : float
         s; most audio in one forward pass, counting the padding to the batch's longest utterance.
+    prefetch_workers : int
+        Processes that read the audio of the next batches ahead of the model (0: read in this process).
     dtype : str
         The forward pass's precision, one of :data:`DTYPES`: ``torch.autocast`` to it
         (matrix products in it, normalisations in float32); the states are float32.
@@ -128,6 +131,7 @@ class Backend:
     batch_size: int = 1
     max_batch_seconds: float = DEFAULT_MAX_BATCH_SECONDS
     dtype: str = DEFAULT_DTYPE
+    prefetch_workers: int = 0
 
     @property
     def grid(self) -> FrameGrid:
@@ -146,8 +150,8 @@ class Backend:
 
         Parameters
         ----------
-        wavs : list of np.ndarray
-            Each shape (N_i,), 16 kHz, at most ``batch_size`` of them.
+        wavs : list of np.ndarray or torch.Tensor
+            Each shape (N_i,), 16 kHz, at most ``batch_size`` of them (CPU tensors may be pinned).
 
         Returns
         -------
@@ -155,7 +159,7 @@ class Backend:
             ``out[i][l]`` has shape (num_frames(N_i), hidden_sizes[l]),
             float32, on ``device``.
         """
-        tensors = [torch.as_tensor(np.asarray(w, dtype=np.float32), device=self.device) for w in wavs]
+        tensors = [torch.as_tensor(w, dtype=torch.float32).to(self.device, non_blocking=True) for w in wavs]
         low = self.dtype != DEFAULT_DTYPE
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=getattr(torch, self.dtype), enabled=low):
             out = self._forward(tensors)

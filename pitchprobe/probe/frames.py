@@ -132,32 +132,67 @@ def buckets(lengths: list[int], *, batch_size: int, max_batch_samples: float) ->
     return out
 
 
+class _Batches(torch.utils.data.Dataset):
+    """Batch ``k``: ``[(index, waveform or None, (reason, message) or None)]`` of group ``k`` (read and checked)."""
+
+    def __init__(self, paths: list[str], groups: list[list[int]]):
+        self.paths, self.groups = paths, groups
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def __getitem__(self, k: int) -> list[tuple]:
+        out = []
+        for i in self.groups[k]:
+            try:
+                out.append((i, torch.from_numpy(load_audio(self.paths[i]).astype(np.float32)), None))
+            except AudioError as e:
+                out.append((i, None, (e.reason, str(e))))
+        return out
+
+
+def _as_is(batch):
+    return batch
+
+
 def iter_states(
     backend: Backend, utts: list[Utterance], *, split: str, state: RunState, fail_fast: bool, progress: bool
 ):
     """Yield ``(utterance, states)`` with ``states[l]`` (T, D_l) on the model's device; failures are recorded.
 
     Utterances go through the model in length-sorted batches (:func:`buckets`); the padding of each
-    batch is counted in ``state.counts[split].padding_seconds``.
+    batch is counted in ``state.counts[split].padding_seconds``. With ``backend.prefetch_workers``
+    (2 on a GPU by default) DataLoader processes read and check the audio of the next batches, into
+    pinned memory on a GPU, while the model runs.
     """
     bar = tqdm(total=len(utts), desc=f"{split:>5}", unit="utt", disable=not progress, leave=False)
     lengths = [int(u.record["num_samples"]) for u in utts]
     limit = backend.max_batch_seconds * SAMPLING_RATE
-    for group in buckets(lengths, batch_size=backend.batch_size, max_batch_samples=limit):
+    groups = buckets(lengths, batch_size=backend.batch_size, max_batch_samples=limit)
+    gpu = backend.device.type == "cuda"
+    loader = torch.utils.data.DataLoader(
+        _Batches([u.record["path"] for u in utts], groups),
+        batch_size=None,
+        collate_fn=_as_is,
+        num_workers=backend.prefetch_workers if len(groups) > 1 else 0,
+        pin_memory=gpu,
+    )
+    for items in loader:
         batch, wavs = [], []
-        for u in (utts[i] for i in group):
-            try:
-                wavs.append(load_audio(u.record["path"]))
-                batch.append(u)
-            except AudioError as e:
+        for i, wav, error in items:
+            u = utts[i]
+            if error is not None:
                 if fail_fast:
-                    raise PitchProbeError(f"--fail-fast: {e}") from e
-                state.fail(u.record["id"], split, e.reason, str(e), language=u.record.get("code"))
+                    raise PitchProbeError(f"--fail-fast: {error[1]}")
+                state.fail(u.record["id"], split, error[0], error[1], language=u.record.get("code"))
+                continue
+            wavs.append(wav)
+            batch.append(u)
         if batch:
             longest = max(len(w) for w in wavs)
             state.counts[split].padding_seconds += sum(longest - len(w) for w in wavs) / SAMPLING_RATE
             yield from zip(batch, backend.forward(wavs))
-        bar.update(len(group))
+        bar.update(len(items))
     bar.close()
 
 

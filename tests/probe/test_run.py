@@ -202,3 +202,18 @@ def test_batched_probe_equals_one_at_a_time(labelled, tmp_path):
     for a, b in zip(out[1].layers, out[4].layers):
         assert b.f0_all.mse_hz2 == pytest.approx(a.f0_all.mse_hz2, rel=1e-4)
         assert b.f0_voiced.voiced.r == pytest.approx(a.f0_voiced.voiced.r, abs=1e-4)
+
+
+@pytest.mark.slow  # starts DataLoader worker processes for each split
+def test_prefetching_workers_give_the_same_result(labelled, fbank, tmp_path):
+    out = {}
+    for workers in (0, 2):
+        fbank.prefetch_workers = workers
+        try:
+            out[workers] = run_probe(
+                "zz_level", root=labelled, backend=fbank, alpha=0.0, output=tmp_path / f"{workers}.json", progress=False
+            )
+        finally:
+            fbank.prefetch_workers = 0
+    assert [lm.f0_all.mse_hz2 for lm in out[2].layers] == [lm.f0_all.mse_hz2 for lm in out[0].layers]
+    assert out[2].counts == out[0].counts
