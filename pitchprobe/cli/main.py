@@ -10,13 +10,12 @@ The prototype's scripts are thin aliases::
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from pitchprobe.cli.parser import build_parser
-from pitchprobe.core.errors import PitchProbeError, Terminated, describe
+from pitchprobe.core.errors import PitchProbeError, Terminated, contained, describe
+from pitchprobe.core.interrupt import sigterm_as_interrupt
 from pitchprobe.core.layout import SPLITS
 from pitchprobe.study.config import StudyConfig, split_list
 
@@ -112,15 +111,10 @@ def _each_language(langs, work, *, fail_fast: bool) -> list[tuple[str, str]]:
     """
     failed = []
     for lang in langs:
-        try:
-            work(lang)
-        except Exception as e:  # noqa: BLE001 - any fault of one language is recorded for it; the run goes on
-            if fail_fast and str(e).startswith("--fail-fast"):
-                raise
-            if fail_fast:
-                raise PitchProbeError(f"--fail-fast: {lang.code}: {describe(e)}") from e
-            print(f"{lang.code}: failed: {describe(e)}", file=sys.stderr)
-            failed.append((lang.code, describe(e)))
+        reason = contained(lang.code, lambda lang=lang: work(lang), fail_fast=fail_fast)
+        if reason is not None:
+            print(f"{lang.code}: failed: {reason}", file=sys.stderr)
+            failed.append((lang.code, reason))
     return failed
 
 
@@ -295,27 +289,18 @@ COMMANDS = {
 }
 
 
-def _raise_terminated(signum, frame) -> None:
-    raise Terminated("terminated")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run one command; exit codes: 0 all done, 1 some language or unit gave no result, 2 error, 130/143 signal."""
     args = build_parser().parse_args(argv)
-    handler = None
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        handler = signal.signal(signal.SIGTERM, _raise_terminated)  # SIGTERM stops as cleanly as Ctrl-C
     try:
-        return COMMANDS[args.command](args)
+        with sigterm_as_interrupt():  # SIGTERM stops as cleanly as Ctrl-C
+            return COMMANDS[args.command](args)
     except (PitchProbeError, OSError) as e:  # expected faults: bad input, a full disk, a read-only folder
         print(f"pitchprobe {args.command}: error: {describe(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
         print(f"{str(e) or 'interrupted'}; rerun the same command to resume", file=sys.stderr)
         return 143 if isinstance(e, Terminated) else 130
-    finally:
-        if handler is not None:
-            signal.signal(signal.SIGTERM, handler)
 
 
 def script_main(command: str) -> None:

@@ -1,5 +1,9 @@
 """The project's own error classes."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+
 
 class PitchProbeError(Exception):
     """Base class of every error pitchprobe raises on purpose."""
@@ -64,3 +68,21 @@ def describe(error: BaseException) -> str:
         return f"{error.strerror}{where}"
     text = str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def contained(what: str, work: Callable[[], object], *, fail_fast: bool) -> str | None:
+    """Run ``work()``; return None, or the one-line reason (:func:`describe`) of any exception it raised.
+
+    One language's or unit's fault of any kind is then recorded for it and the run goes on. With
+    ``fail_fast`` it is raised instead, as ``PitchProbeError("--fail-fast: <what>: <reason>")`` (an
+    error that already says ``--fail-fast`` as it is). ``KeyboardInterrupt`` always propagates.
+    """
+    try:
+        work()
+    except Exception as e:  # noqa: BLE001 - the caller records the reason; nothing is lost or hidden
+        if fail_fast and str(e).startswith("--fail-fast"):
+            raise
+        if fail_fast:
+            raise PitchProbeError(f"--fail-fast: {what}: {describe(e)}") from e
+        return describe(e)
+    return None

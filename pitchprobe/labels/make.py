@@ -43,8 +43,8 @@ from pitchprobe.labels.pool import Task, TaskFailure, available_cpus, run_tasks
 from pitchprobe.labels.store import prepare_store, read_labels, write_part
 
 
-def label_file(path: str, utt_id: str, params: PitchParams) -> dict:
-    """Label one file; return its Parquet row. Failures become rows with ``status='failed'``."""
+def _row(utt_id: str, params: PitchParams, **fields) -> dict:
+    """A label row (:mod:`pitchprobe.labels.store`'s columns): ``ok`` and empty unless ``fields`` say otherwise."""
     row = {
         "id": utt_id,
         "status": "ok",
@@ -56,6 +56,12 @@ def label_file(path: str, utt_id: str, params: PitchParams) -> dict:
         "first_centre_samples": params.first_centre_samples(),
         "f0_hz": None,
     }
+    return {**row, **fields}
+
+
+def label_file(path: str, utt_id: str, params: PitchParams) -> dict:
+    """Label one file; return its Parquet row. Failures become rows with ``status='failed'``."""
+    row = _row(utt_id, params)
     try:
         wav = load_audio(path)
         row["num_samples"] = int(wav.size)
@@ -67,20 +73,6 @@ def label_file(path: str, utt_id: str, params: PitchParams) -> dict:
     except OSError as e:
         row.update(status="failed", reason="io_error", message=f"{path}: {type(e).__name__}: {e}")
     return row
-
-
-def _failed_row(utt_id: str, params: PitchParams, failure: TaskFailure) -> dict:
-    return {
-        "id": utt_id,
-        "status": "failed",
-        "reason": failure.reason,
-        "message": failure.message,
-        "num_samples": 0,
-        "sampling_rate": SAMPLING_RATE,
-        "hop_samples": params.hop_samples(),
-        "first_centre_samples": params.first_centre_samples(),
-        "f0_hz": None,
-    }
 
 
 @dataclass
@@ -227,7 +219,9 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
             bar = tqdm(results, total=len(tasks), desc=f"pitch {code}", unit="utt", disable=not progress)
             for task, outcome in bar:
                 rec = record_of[task.key]
-                row = _failed_row(rec["id"], params, outcome) if isinstance(outcome, TaskFailure) else outcome
+                row = outcome
+                if isinstance(outcome, TaskFailure):  # the worker died or ran out of time: no row of its own
+                    row = _row(rec["id"], params, status="failed", reason=outcome.reason, message=outcome.message)
                 split = rec["split"]
                 buffers[split].append(row)
                 summary.computed += 1

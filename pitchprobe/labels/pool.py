@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from pitchprobe.core.errors import PitchProbeError, Terminated
+from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.core.interrupt import sigterm_as_interrupt
 
 JOIN_SECONDS = 2.0  # s, a stopping worker's grace before SIGKILL
 WAKE_SECONDS = 1.0  # s, longest sleep of the parent between checks
@@ -181,28 +182,6 @@ def _death(exitcode: int | None) -> str:
     return f"the label worker exited with code {exitcode}"
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """While the pool runs, SIGTERM stops it as Ctrl-C does (unless someone else, e.g. submitit, handles SIGTERM)."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) not in (
-        signal.SIG_DFL,
-        None,
-    ):
-        yield
-        return
-
-    def handler(signum, frame):
-        raise Terminated("terminated")
-
-    signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 def run_tasks(
     func: Callable,
     tasks: Iterable[Task],
@@ -235,7 +214,7 @@ def run_tasks(
     budget = MEMORY_FRACTION * available_memory() if memory_budget is None else memory_budget
     slots = [_Slot(ctx, func) for _ in range(max(1, min(jobs, len(pending))))]
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             yield from _drive(ctx, func, slots, pending, budget)
     finally:
         for slot in slots:

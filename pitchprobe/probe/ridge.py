@@ -55,17 +55,19 @@ def _gram_upper(gram: torch.Tensor, xs: torch.Tensor) -> None:
     """
     d = xs.shape[1]
     if d < 256:
-        if xs.dtype == gram.dtype:
-            gram.addmm_(xs.T, xs)
-        else:
-            gram += (xs.T @ xs).to(gram.dtype)
+        _add_product(gram, xs.T, xs)
         return
     edges = [d * i // GRAM_BLOCKS for i in range(GRAM_BLOCKS + 1)]
     for a, b in zip(edges[:-1], edges[1:]):
-        if xs.dtype == gram.dtype:
-            gram[a:b, a:].addmm_(xs[:, a:b].T, xs[:, a:])
-        else:
-            gram[a:b, a:] += (xs[:, a:b].T @ xs[:, a:]).to(gram.dtype)
+        _add_product(gram[a:b, a:], xs[:, a:b].T, xs[:, a:])
+
+
+def _add_product(out: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> None:
+    """``out += left @ right``, in place; a product in a lower precision is added in ``out``'s."""
+    if left.dtype == out.dtype:
+        out.addmm_(left, right)
+    else:
+        out += (left @ right).to(out.dtype)
 
 
 class Sums:

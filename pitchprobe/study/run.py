@@ -23,7 +23,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from pitchprobe.core.atomic import ensure_writable, remove_temporary, write_json
-from pitchprobe.core.errors import PitchProbeError, UnknownNameError, describe
+from pitchprobe.core.errors import PitchProbeError, UnknownNameError, contained, describe
 from pitchprobe.core.layout import ResultFiles, RunLayout, default_run_dir, label_params_path
 from pitchprobe.core.lock import file_lock
 from pitchprobe.probe.results import SchemaError, fingerprint_differences, read_result
@@ -116,14 +116,9 @@ def prepare_languages(cfg: StudyConfig, codes: list[str], *, progress: bool = Tr
     """
     failed = {}
     for code in tqdm(codes, desc="labels", unit="lang", disable=not progress or len(codes) < 2):
-        try:
-            _ensure_labelled(cfg, [code])
-        except Exception as e:  # noqa: BLE001 - one language's fault of any kind fails the units that need it
-            if cfg.fail_fast and str(e).startswith("--fail-fast"):
-                raise
-            if cfg.fail_fast:
-                raise PitchProbeError(f"--fail-fast: {code}: {describe(e)}") from e
-            failed[code] = describe(e)
+        reason = contained(code, lambda code=code: _ensure_labelled(cfg, [code]), fail_fast=cfg.fail_fast)
+        if reason is not None:
+            failed[code] = reason
     return failed
 
 
