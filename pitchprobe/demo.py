@@ -7,7 +7,8 @@
    labels are compared with the true F0.
 3. A small study (:mod:`pitchprobe.study.run`) probes every language with S3PRL
    ``fbank`` and a random-init HuBERT-base (transformers ``HubertConfig()``:
-   no download), adds transfer from ``zz_intonation``, and writes the tables,
+   no download), adds transfer from ``zz_intonation`` and the pooled and
+   leave-one-language-out probes, and writes the tables,
    figures and ``study/report.html``.
 """
 
@@ -102,6 +103,7 @@ def run_demo(
         run_dir=str(root / "study"),
         data_dir=str(root),
         train_langs=["zz_intonation"],  # the "English" of the demo: intonation only, no lexical tone
+        pooled=True,  # and the probes fitted on every language, and on every other language
         languages_table=str(corpus / "languages.tsv"),
         source=str(corpus),
         device=device,
@@ -109,7 +111,7 @@ def run_demo(
         bootstrap=500,
         permutations=2000,
     )
-    print("3. study: fbank and a random-init HuBERT-base on every language, transfer from zz_intonation")
+    print("3. study: fbank and a random-init HuBERT-base on every language, transfer from zz_intonation, pooled")
     summary = run_study(cfg, progress=progress)
     print(summary.text())
     results = {}

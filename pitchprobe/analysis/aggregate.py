@@ -4,7 +4,9 @@ One row per (language, model, train language, layer, predictor, target,
 metric), with the language metadata (lang_id, name, FLEURS group, tone class),
 the value, a bootstrap interval over test utterances, and the number of test
 utterances and frames behind it. The mean floor has ``predictor = "train_mean"``
-and ``layer = -1``. Within-language rows have ``train_language == code``.
+and ``layer = -1``. Within-language rows have ``train_language == code``; transfer rows
+the train language, or ``pooled`` (a probe fitted on every study language) or ``others`` (fitted on
+every study language but the test language).
 """
 
 from __future__ import annotations
@@ -83,8 +85,8 @@ def tidy_table(
         lang = dict(res.language)
         if table and lang["code"] in table:
             lang.update({k: v for k, v in table[lang["code"]].as_record().items() if v is not None})
-        pred = ResultFiles(Path(res.output)).predictions if res.output else None
-        cis = bootstrap(utterance_stats(pred), n_boot=n_boot, seed=seed) if pred and pred.is_file() else {}
+        source = ResultFiles(Path(res.output)).statistics() if res.output else None
+        cis = bootstrap(utterance_stats(source), n_boot=n_boot, seed=seed) if source is not None else {}
         base = {
             "code": lang["code"],
             "lang_id": lang.get("lang_id"),
@@ -159,3 +161,33 @@ def best_layers(df: pd.DataFrame, *, target: str = "f0_voiced", metric: str = "r
     out = sel.loc[picks].reset_index(drop=True)
     out["chosen_on"] = on
     return out
+
+
+def transfer_table(df: pd.DataFrame, *, target: str = "f0_voiced", metric: str = "r") -> pd.DataFrame:
+    """Per (model, test language): ``within``, ``pooled``, ``others`` and the mean over single train languages
+    (``single_mean`` of ``single_n``), each probe at its own best layer (lowest dev MSE, :func:`best_layers`).
+
+    ``others`` (every study language but the test language) is the zero-shot question asked with the
+    most data the study has; ``within - others`` is what the language's own data adds.
+    """
+    best = best_layers(df[df.kind.isin(["within", "transfer"])], target=target, metric=metric)
+    cols = ["model_tag", "code", "language", "tone_class", "within", "pooled", "others", "single_mean", "single_n"]
+    rows = []
+    for (tag, code), g in best.groupby(["model_tag", "code"], sort=True):
+        by = g.set_index("train_language").value
+        single = by.drop(labels=[code, "pooled", "others"], errors="ignore")
+        first = g.iloc[0]
+        rows.append(
+            {
+                "model_tag": tag,
+                "code": code,
+                "language": first.language,
+                "tone_class": first.tone_class,
+                "within": by.get(code, np.nan),
+                "pooled": by.get("pooled", np.nan),
+                "others": by.get("others", np.nan),
+                "single_mean": single.mean() if len(single) else np.nan,
+                "single_n": len(single),
+            }
+        )
+    return pd.DataFrame(rows, columns=cols)

@@ -195,42 +195,54 @@ def models_by_layer(df, out_dir, *, target="f0_voiced", metric="r") -> Path:
 
 @_styled
 def transfer(df, out_dir, *, target="f0_voiced", metric="r") -> Path | None:
-    """(f) Transfer matrix (train x test language) and transfer against within-language scores."""
-    tr = df[(df.kind == "transfer") & (df.predictor == "probe") & (df.target == target) & (df.metric == metric)]
+    """(f) Transfer matrix (train x test language, the diagonal within-language; rows ``pooled`` and ``others``
+    last) and transfer against within-language scores. Each probe's layer is the one of lowest dev MSE."""
+    sel = (df.predictor == "probe") & (df.target == target) & (df.metric == metric)
+    tr = df[sel & (df.kind == "transfer")]
     if tr.empty:
         return None
     within = best_layers(_within(df), target=target, metric=metric)
     models = _model_order(tr)
-    fig, axes = _subplots(len(models), 2, figsize=(11, 3.8 * len(models)), squeeze=False)
+    fig, axes = _subplots(len(models), 2, figsize=(11, 3.8 * len(models) + 0.1 * tr.code.nunique()), squeeze=False)
     for (ax1, ax2), tag in zip(axes, models):
-        t = tr[tr.model_tag == tag]
+        t = df[sel & (df.model_tag == tag) & (df.kind.isin(["transfer", "within"]))]
         w = within[within.model_tag == tag].set_index("code")
         rows = []
         for (train, test), g in t.groupby(["train_language", "code"]):
-            layer = int(w.loc[train, "layer"]) if train in w.index else int(g.loc[g.value.idxmax(), "layer"])
-            rows.append((train, test, layer, g.set_index("layer").value.get(layer, np.nan)))
-        mat = pd.DataFrame(rows, columns=["train", "test", "layer", "value"]).pivot(
+            dev = pd.to_numeric(g["dev_mse"], errors="coerce")
+            pick = dev.idxmin() if dev.notna().any() else g.value.idxmax()
+            rows.append((train, test, g.loc[pick, "value"]))
+        mat = pd.DataFrame(rows, columns=["train", "test", "value"]).pivot(
             index="train", columns="test", values="value"
         )
+        special = [r for r in ("pooled", "others") if r in mat.index]
+        mat = mat.loc[[r for r in mat.index if r not in special and mat.loc[r].notna().sum() > 1] + special]
         im = ax1.imshow(mat.values, aspect="auto", cmap="viridis")
-        ax1.set_xticks(range(mat.shape[1]), mat.columns, rotation=90, fontsize=8)
-        ax1.set_yticks(range(mat.shape[0]), mat.index)
+        ax1.set_xticks(range(mat.shape[1]), mat.columns, rotation=90, fontsize=8 if mat.shape[1] < 40 else 5)
+        ax1.set_yticks(range(mat.shape[0]), mat.index, fontsize=8 if mat.shape[0] < 40 else 5)
         ax1.set_xlabel("test language")
         ax1.set_ylabel("train language")
-        ax1.set_title(f"{tag}: transfer (train language's best layer)")
+        ax1.set_title(f"{tag}: transfer (each probe's best layer on dev)")
         fig.colorbar(im, ax=ax1, label=_label(target, metric))
+        own = w.value
+        many = len(mat.index) > 8
         for train in mat.index:
-            sub = mat.loc[train].dropna()
-            own = w.value.reindex(sub.index)
-            ax2.scatter(own, sub, s=18, label=f"trained on {train}")
+            sub = mat.loc[train].drop(labels=[train], errors="ignore").dropna()
+            style = {"s": 22, "zorder": 3} if train in special else ({"s": 8, "color": "0.65"} if many else {"s": 18})
+            label = f"trained on {train}" if train in special or not many else None
+            ax2.scatter(own.reindex(sub.index), sub, label=label, **style)
         lims = [np.nanmin([ax2.get_xlim()[0], ax2.get_ylim()[0]]), np.nanmax([ax2.get_xlim()[1], ax2.get_ylim()[1]])]
         ax2.plot(lims, lims, color="0.5", lw=0.8, ls=":")
         ax2.set_xlabel(f"within-language ({metric})")
         ax2.set_ylabel(f"transfer ({metric})")
-        ax2.set_title("transfer vs within-language")
-        ax2.legend(fontsize=8)
+        ax2.set_title("transfer vs within-language" + (" (grey: single train languages)" if many else ""))
+        if ax2.get_legend_handles_labels()[0]:
+            ax2.legend(fontsize=8)
     fig.tight_layout()
     return _save(fig, out_dir, "f_transfer")
+
+
+MAX_EXAMPLES = 12  # languages shown in (g)
 
 
 def label_times(pred_path: Path, label_index: np.ndarray) -> np.ndarray:
@@ -245,12 +257,17 @@ def label_times(pred_path: Path, label_index: np.ndarray) -> np.ndarray:
 def contour_examples(
     run_dir: Path, df, out_dir, *, model_tag: str | None = None, target="f0_voiced", metric="r"
 ) -> Path | None:
-    """(g) pYAAPT contour against the best layer's predicted contour, one test utterance per language."""
+    """(g) pYAAPT contour against the best layer's predicted contour (and the pooled probe's, where there is
+    one), one test utterance per language; at most :data:`MAX_EXAMPLES` languages, spread over the range of
+    the best layers' scores."""
     best = best_layers(_within(df), target=target, metric=metric)
     if best.empty:
         return None
     model_tag = model_tag or best.groupby("model_tag").value.mean().idxmax()  # the most informative model
-    best = best[best.model_tag == model_tag].sort_values("code")
+    best = best[best.model_tag == model_tag].sort_values("value", ascending=False)
+    if len(best) > MAX_EXAMPLES:  # best, worst and evenly between
+        best = best.iloc[np.unique(np.linspace(0, len(best) - 1, MAX_EXAMPLES).round().astype(int))]
+    best = best.sort_values("code")
     n = len(best)
     cols = min(3, n)
     rows = int(np.ceil(n / cols))
@@ -272,12 +289,20 @@ def contour_examples(
         v = f0 > 0
         ax.plot(t, np.where(v, f0, np.nan), color="0.2", lw=1.5, label="pYAAPT")
         ax.plot(t, np.where(v, pr, np.nan), color=OKABE_ITO[3], lw=1.2, label=f"layer {int(b.layer)} probe")
+        pooled = RunLayout(run_dir).transfer(model_tag, "pooled", b.code).predictions
+        if pooled.is_file():
+            q = pd.read_parquet(pooled, filters=[("layer", "=", int(b.layer)), ("id", "=", row.id)])
+            if len(q):
+                pq_ = np.asarray(q.iloc[0][f"pred_{target}"], dtype=float)
+                pq_ = np.exp(pq_) if target == "logf0_voiced" else pq_
+                ax.plot(t, np.where(v, pq_, np.nan), color=OKABE_ITO[5], lw=1.0, ls="--", label="pooled probe")
         ax.set_title(f"{b.code} ({b.tone_class}) · {row.id}", fontsize=9)
         ax.set_xlabel("time (s)")
         ax.set_ylabel("F0 (Hz)")
     for ax in list(axes.flat)[n:]:
         ax.set_axis_off()
-    axes.flat[0].legend(fontsize=8)
+    if axes.flat[0].get_legend_handles_labels()[0]:
+        axes.flat[0].legend(fontsize=8)
     fig.suptitle(f"{model_tag}: pYAAPT F0 and the best layer's prediction (voiced frames)")
     fig.tight_layout()
     return _save(fig, out_dir, "g_contour_examples")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import shlex
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pitchprobe.analysis import figures
-from pitchprobe.analysis.aggregate import best_layers, load_results, tidy_table, write_tables
+from pitchprobe.analysis.aggregate import best_layers, load_results, tidy_table, transfer_table, write_tables
 from pitchprobe.analysis.stats import compare_languages, group_permutation_test, utterance_stats
 from pitchprobe.core.atomic import atomic_path, write_json, write_text
 from pitchprobe.core.layout import RunLayout
@@ -121,6 +122,26 @@ def _models_table(within: list[ProbeResult]) -> tuple[pd.DataFrame, dict]:
     return pd.DataFrame(list(rows.values())), software
 
 
+def _pooled_text(layout: RunLayout, tags: list[str]) -> str:
+    """What the pooled probes were fitted on, and the disk their sums took, per model (empty without them)."""
+    parts = []
+    for tag in tags:
+        path = layout.pool_record(tag)
+        if path.is_file():
+            rec = json.loads(path.read_text())
+            left = f", leaving out {', '.join(rec['excluded'])} (no fit)" if rec["excluded"] else ""
+            parts.append(
+                f"{tag}: {len(rec['languages'])} languages{left}, sums {rec['sums_bytes'] / 1e6:.0f} MB in all "
+                f"({rec['sums_bytes'] / 1e6 / max(len(rec['languages']), 1):.1f} MB per language)"
+            )
+    if not parts:
+        return ""
+    return (
+        " Pooled probes: fitted on the sum of every study language's train sums (alpha on the pooled dev sums); "
+        "the probe that leaves a language out on the pooled sums minus its own. " + "; ".join(parts) + "."
+    )
+
+
 def _commands(run_dir: Path, within: list[ProbeResult]) -> list[str]:
     layout = RunLayout(run_dir)
     if not layout.config.is_file():
@@ -151,14 +172,17 @@ def study_results(run_dir: Path, cfg: StudyConfig) -> tuple[list[tuple[str, Prob
     Leftovers (a model or language dropped from the study, a tag that changed
     with ``--seed`` or ``--s3prl-ckpt``) are listed, never read into the report.
     """
-    from pitchprobe.study.run import unit_outputs
+    from pitchprobe.study.config import SCORE
+    from pitchprobe.study.units import score_outputs
 
     layout = RunLayout(run_dir)
     wanted = {}
     for unit in units_of(cfg):
-        for files in unit_outputs(cfg, unit).values():
+        if unit.kind != SCORE:
+            continue
+        for train, files in score_outputs(cfg, unit).items():
             rel = files.json.relative_to(cfg.run_dir)
-            wanted[rel] = "within" if unit.kind == "probe" else "transfer"
+            wanted[rel] = "within" if train == unit.code else "transfer"
     out, leftovers = [], []
     for _, path in layout.result_jsons():
         kind = wanted.get(path.relative_to(layout.root))
@@ -217,6 +241,11 @@ def make_report(
     best_tab = best[cols].sort_values(["model_tag", "value"], ascending=[True, False])
     with atomic_path(layout.tables / "best_layers.csv") as tmp:
         best_tab.to_csv(tmp, index=False)
+    transfer_tab = transfer_table(df, target=TARGET, metric=METRIC)
+    transfer_tab = transfer_tab[transfer_tab[["pooled", "others", "single_mean"]].notna().any(axis=1)]
+    if not transfer_tab.empty:
+        with atomic_path(layout.tables / "transfer.csv") as tmp:
+            transfer_tab.to_csv(tmp, index=False)
     tests = run_tests(run_dir, df, permutations=permutations, seed=seed, train_langs=cfg.train_langs if cfg else [])
     write_json(layout.tables / "tests.json", tests)
 
@@ -273,12 +302,29 @@ def make_report(
             "lies within half a model hop. Probe: ridge regression with intercept per layer, fitted from streaming "
             "float64 sums on the train split; alpha chosen per layer and target on the dev split from a grid "
             f"(0 and trace(C)/D·10^k, k=−6…2) unless fixed (here: {alpha}); dev MSE is computed either way. "
-            f"{chosen} Headline metric: Pearson r of the voiced-F0 probe on the "
+            "Every utterance went through each model once: one pass over a language's train and dev splits "
+            "fitted its probes (and kept its sums for the pooled probes), one pass over its test split scored "
+            f"every probe that applies to it. {chosen} Headline metric: Pearson r of the voiced-F0 probe on the "
             f"test split, with {bootstrap}-sample bootstrap 95 % intervals over test utterances; group differences by "
-            f"permutation tests ({permutations} permutations, seed {seed}).",
+            f"permutation tests ({permutations} permutations, seed {seed})."
+            + _pooled_text(layout, sorted({r.tag for r in within})),
         ),
         (best_title, None, best_tab),
         ("Statistical tests", None, tests_tab),
+        *(
+            [
+                (
+                    "Cross-lingual transfer",
+                    "Pearson r of the voiced-F0 probe on each test language, each probe at its own best layer "
+                    "(lowest dev MSE): its own (within); pooled, fitted on every study language's train split; "
+                    "others, fitted on every study language but this one (zero-shot, with the most data the study "
+                    "has); and the mean over probes fitted on single train languages (--train-lang).",
+                    transfer_tab,
+                )
+            ]
+            if not transfer_tab.empty
+            else []
+        ),
         ("Each language against the reference", None, ref_tab),
         ("Figures", "figs"),
         ("Software", None, pd.DataFrame([{"package": k, "version": v} for k, v in software.items()])),

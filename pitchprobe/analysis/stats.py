@@ -1,7 +1,7 @@
 """Uncertainty and tests, all seeded: a rerun gives identical numbers.
 
-- :func:`utterance_stats` turns a predictions Parquet file into per-utterance
-  sufficient statistics, from which every metric of :mod:`pitchprobe.probe.metrics`
+- :func:`utterance_stats` reads per-utterance sufficient statistics (a
+  statistics Parquet file, or one of predictions), from which every metric of :mod:`pitchprobe.probe.metrics`
   follows by summing (:func:`metrics_from`).
 - :func:`bootstrap` resamples test utterances with replacement (the same
   resamples for every layer, target and metric) for percentile intervals.
@@ -41,17 +41,23 @@ class UtteranceStats:
 
 
 def utterance_stats(path: str | Path) -> UtteranceStats:
-    """Per-utterance sums (:func:`pitchprobe.probe.metrics.utterance_sums`) of a ``*.predictions.parquet`` file."""
+    """Per-utterance sums (:func:`pitchprobe.probe.metrics.utterance_sums`) of a ``*.stats.parquet`` file
+    (:class:`~pitchprobe.probe.predictions.StatsWriter`), or computed from a ``*.predictions.parquet`` file."""
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    meta = json.loads(table.schema.metadata[b"pitchprobe"])
-    f0_min, f0_max = meta["labels"]["f0_min_hz"], meta["labels"]["f0_max_hz"]
     df = table.to_pandas()
     ids = sorted(set(df["id"]))  # by id, not file order (which follows the batching): resamples do not depend on it
     layers = int(df["layer"].max()) + 1 if len(df) else 0
     row_of = {u: i for i, u in enumerate(ids)}
     sums = {n: np.zeros((len(ids), layers)) for n in SUM_NAMES}
+    if SUM_NAMES[0] in table.column_names:  # statistics already
+        rows, cols = df["id"].map(row_of).to_numpy(), df["layer"].to_numpy()
+        for n in SUM_NAMES:
+            sums[n][rows, cols] = df[n].to_numpy(dtype=np.float64)
+        return UtteranceStats(ids, layers, sums)
+    meta = json.loads(table.schema.metadata[b"pitchprobe"])
+    f0_min, f0_max = meta["labels"]["f0_min_hz"], meta["labels"]["f0_max_hz"]
     cols = [f"pred_{t}" for t in TARGETS]
     for rec in df.itertuples(index=False):
         pred = np.stack([np.asarray(getattr(rec, c), dtype=np.float64) for c in cols], axis=1)[None]

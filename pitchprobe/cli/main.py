@@ -246,7 +246,8 @@ def cmd_study(args) -> int:
     root = _root(args)
     opts = {f.name: getattr(args, f.name) for f in fields(StudyConfig) if hasattr(args, f.name)}
     opts["langs"] = [lang.code for lang in _langs(args, split_list(args.langs))]
-    opts["train_langs"] = [lang.code for lang in _langs(args, split_list(args.train_langs))]
+    train = split_list(args.train_langs)  # "all": every language of the study
+    opts["train_langs"] = opts["langs"] if train == ["all"] else [lang.code for lang in _langs(args, train)]
     opts["models"] = split_list(args.models)
     if not opts["models"] or not opts["langs"]:
         raise PitchProbeError("--langs and --models must name at least one each")
@@ -257,7 +258,13 @@ def cmd_study(args) -> int:
         languages_table=str(Path(args.languages).resolve()) if args.languages else None,
         fail_fast=args.fail_fast,
     )
-    summary = run_study(StudyConfig(**opts), progress=not args.quiet)
+    cfg = StudyConfig(**opts)
+    if cfg.dry_run:
+        from pitchprobe.study.plan import plan_study
+
+        print(plan_study(cfg).text())
+        return 0
+    summary = run_study(cfg, progress=not args.quiet)
     print(summary.text())
     print(f"report: {summary.report} (and report.md, tables/, figures/)")
     return 1 if summary.failed else 0

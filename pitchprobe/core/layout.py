@@ -18,8 +18,12 @@ ad-hoc probes (``pitchprobe probe`` / ``linear_regress.py``)::
 A study's run directory (:class:`RunLayout`)::
 
     <run_dir>/config.json                               the study's configuration (and its fingerprint)
-    <run_dir>/results/<model_tag>/<code>.json           within-language probes (+ .probes.npz, .predictions.parquet)
-    <run_dir>/transfer/<model_tag>/<train>/<test>.json  cross-lingual transfer
+    <run_dir>/results/<model_tag>/<code>.json           within-language probes (+ .predictions, .stats.parquet)
+    <run_dir>/transfer/<model_tag>/<train>/<test>.json  cross-lingual transfer (<train>: a language, pooled, others)
+    <run_dir>/fits/<model_tag>/<code>.json              what each fit pass saw
+    <run_dir>/probes/<model_tag>/<name>.npz             fitted probes: <code>, pooled, others--<code>
+    <run_dir>/probes/<model_tag>/pooled.json            what the pooled probes were fitted on
+    <run_dir>/sums/<model_tag>/<code>.npz               train and dev sums (--pooled; kept with --keep-sums)
     <run_dir>/units/<kind>--<model_tag>--<code>.json    status of each unit
     <run_dir>/logs/                                     submitit logs
     <run_dir>/study.lock                                held while a study runs here
@@ -119,6 +123,15 @@ class ResultFiles:
     def predictions(self) -> Path:
         return self.json.with_name(self.json.stem + ".predictions.parquet")
 
+    @property
+    def stats(self) -> Path:
+        """Per-utterance sufficient statistics of every layer (what the bootstrap resamples)."""
+        return self.json.with_name(self.json.stem + ".stats.parquet")
+
+    def statistics(self) -> Path | None:
+        """The file the per-utterance statistics are read from: the stats file, else the predictions, else None."""
+        return next((p for p in (self.stats, self.predictions) if p.is_file()), None)
+
 
 @dataclass(frozen=True)
 class RunLayout:
@@ -138,6 +151,25 @@ class RunLayout:
 
     def transfer(self, model_tag: str, train_code: str, test_code: str) -> ResultFiles:
         return ResultFiles(self.root / "transfer" / model_tag / train_code / f"{test_code}.json")
+
+    def fit_record(self, model_tag: str, code: str) -> Path:
+        """What a fit pass over ``code`` saw (fingerprint, train and dev counts, failures)."""
+        return self.root / "fits" / model_tag / f"{code}.json"
+
+    def probes(self, model_tag: str, name: str) -> Path:
+        """Fitted probes: a language's own (``name`` = its code), ``pooled``, or ``others--<code>``."""
+        return self.root / "probes" / model_tag / f"{name}.npz"
+
+    def pool_record(self, model_tag: str) -> Path:
+        """What the pooled and leave-one-out probes were fitted on."""
+        return self.root / "probes" / model_tag / "pooled.json"
+
+    def sums(self, model_tag: str, code: str) -> Path:
+        """A language's train and dev sums, kept for the pooled probes."""
+        return self.root / "sums" / model_tag / f"{code}.npz"
+
+    def sums_dir(self, model_tag: str) -> Path:
+        return self.root / "sums" / model_tag
 
     def unit_status(self, uid: str) -> Path:
         return self.root / "units" / f"{uid}.json"

@@ -120,6 +120,14 @@ def read_labels(root: Path, code: str, split: str) -> dict[str, LabelRecord]:
     return out
 
 
+def label_params(root: Path, code: str) -> PitchParams:
+    """The parameters ``code``'s labels were made with."""
+    path = label_params_path(root, code)
+    if not path.is_file():
+        raise PitchProbeError(f"no pitch labels for {code!r} in {root}: run `make_pitch_data.py {code}` first")
+    return PitchParams(**json.loads(path.read_text()))
+
+
 def prepare_store(root: Path, code: str, params: PitchParams, *, overwrite: bool, splits: tuple[str, ...]) -> None:
     """Check ``params`` against the stored ones (or store them); clean leftovers of killed runs.
 
@@ -150,4 +158,4 @@ def prepare_store(root: Path, code: str, params: PitchParams, *, overwrite: bool
         write_json(path, asdict(params))
 
 
-__all__ = ["LabelRecord", "prepare_store", "read_labels", "write_part"]
+__all__ = ["LabelRecord", "label_params", "prepare_store", "read_labels", "write_part"]

@@ -30,7 +30,7 @@ from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.labels.pitch import PitchParams
 from pitchprobe.probe import ridge
 from pitchprobe.probe.frames import Frames
-from pitchprobe.probe.metrics import TARGETS, Scores
+from pitchprobe.probe.metrics import SUM_NAMES, TARGETS, Scores, utterance_sums
 
 
 def targets(f0: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,6 +48,21 @@ class LayerSums:
     def __init__(self, dim: int, shift: torch.Tensor):
         self.voiced = ridge.Sums(dim, 3, shift)
         self.unvoiced = ridge.Sums(dim, 3, shift)
+
+    @classmethod
+    def of(cls, voiced: ridge.Sums, unvoiced: ridge.Sums) -> LayerSums:
+        out = cls.__new__(cls)
+        out.voiced, out.unvoiced = voiced, unvoiced
+        return out
+
+    def shifted(self, shift: torch.Tensor) -> LayerSums:
+        return LayerSums.of(self.voiced.shifted(shift), self.unvoiced.shifted(shift))
+
+    def __add__(self, other: LayerSums) -> LayerSums:
+        return LayerSums.of(self.voiced + other.voiced, self.unvoiced + other.unvoiced)
+
+    def __sub__(self, other: LayerSums) -> LayerSums:
+        return LayerSums.of(self.voiced - other.voiced, self.unvoiced - other.unvoiced)
 
     def add(self, x: torch.Tensor, y: torch.Tensor, voiced: torch.Tensor) -> None:
         self.voiced.add(x[voiced], y[voiced])
@@ -88,6 +103,28 @@ class SplitSums:
     @property
     def frames(self) -> int:
         return self.layers[0].voiced.n + self.layers[0].unvoiced.n if self.layers else 0
+
+    @classmethod
+    def of(cls, hidden_sizes: list[int], layers: list[LayerSums]) -> SplitSums:
+        out = cls(hidden_sizes)
+        out.layers = list(layers)
+        return out
+
+    def shifted(self, shifts: list[torch.Tensor]) -> SplitSums:
+        """The same sums about per-layer ``shifts`` (so that sums of other passes can be added)."""
+        return SplitSums.of(self.hidden_sizes, [x.shifted(s) for x, s in zip(self.layers, shifts)])
+
+    def __add__(self, other: SplitSums) -> SplitSums:
+        if not other.layers:
+            return self
+        if not self.layers:
+            return other
+        return SplitSums.of(self.hidden_sizes, [a + b for a, b in zip(self.layers, other.layers)])
+
+    def __sub__(self, other: SplitSums) -> SplitSums:
+        if not other.layers:
+            return self
+        return SplitSums.of(self.hidden_sizes, [a - b for a, b in zip(self.layers, other.layers)])
 
 
 @dataclass
@@ -188,11 +225,86 @@ def fit(train: SplitSums, dev: SplitSums | None, *, code: str, params: PitchPara
 
 def predict(probes: Probes, states: list[torch.Tensor]) -> np.ndarray:
     """(L, T, 3) float64 predictions of every layer's probes from ``states[l]`` (T, D_l)."""
-    out = []
-    for layer, x in enumerate(states):
-        w = torch.as_tensor(probes.coef[layer], device=x.device)
-        out.append((x.to(torch.float64) @ w).cpu().numpy() + probes.intercept[layer])
-    return np.stack(out) if out else np.zeros((0, 0, 3))
+    return _Stacked([probes]).predict(states)[0]
+
+
+class _Stacked:
+    """K probes' weights side by side per layer, so that one product per layer predicts them all."""
+
+    def __init__(self, probes: list[Probes]):
+        self.k, self.n_layers = len(probes), len(probes[0].coef)
+        self.coef = [np.concatenate([p.coef[layer] for p in probes], axis=1) for layer in range(self.n_layers)]
+        self.intercept = [np.concatenate([p.intercept[layer] for p in probes]) for layer in range(self.n_layers)]
+        self.floor = np.stack([p.train_mean for p in probes])  # (K, 3)
+        self._on: dict = {}
+
+    def _weights(self, layer: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (layer, device)
+        if key not in self._on:
+            self._on[key] = tuple(torch.as_tensor(a, device=device) for a in (self.coef[layer], self.intercept[layer]))
+        return self._on[key]
+
+    def predict_tensor(self, states: list[torch.Tensor]) -> torch.Tensor:
+        """(K, L, T, 3) float64 predictions, on the states' device."""
+        out = []
+        for layer, x in enumerate(states):
+            w, b = self._weights(layer, x.device)
+            p = x.to(torch.float64) @ w + b  # (T, 3K)
+            out.append(p.reshape(p.shape[0], self.k, 3).transpose(0, 1))
+        return torch.stack(out, dim=1)
+
+    def predict(self, states: list[torch.Tensor]) -> np.ndarray:
+        """(K, L, T, 3) float64 predictions."""
+        return self.predict_tensor(states).cpu().numpy()
+
+
+def score_many(
+    probes: list[Probes],
+    frames: Iterable[Frames],
+    *,
+    on_utterance: Callable[[Frames, Callable[[int], np.ndarray], list[dict]], None] | None = None,
+) -> list[Scores]:
+    """Score K fitted ``probes`` on the same test frames in one pass: one :class:`Scores` each (L + 1
+    predictors: layers, then the train-mean floor).
+
+    Each layer's K probes are one (D, 3K) product, and the metrics' sums of every probe and layer one
+    vectorised :func:`~pitchprobe.probe.metrics.utterance_sums` (on the GPU when the states are there,
+    only the sums coming back), so that scoring many probes costs little next to the forward pass.
+    ``on_utterance(frames, pred_of, sums)`` sees each utterance: ``pred_of(k)`` gives probe k's (L, T, 3)
+    predictions (numpy, fetched from the GPU only when asked for), ``sums[k]`` its sums of its L + 1
+    predictors (to write them, say).
+    """
+    if not probes:
+        return []
+    lo, hi = probes[0].params.f0_min_hz, probes[0].params.f0_max_hz
+    if any((p.params.f0_min_hz, p.params.f0_max_hz) != (lo, hi) for p in probes):
+        raise PitchProbeError("probes fitted on labels of other F0 ranges cannot be scored together")
+    stacked = _Stacked(probes)
+    n = stacked.n_layers + 1
+    scores = [Scores(n, f0_min=lo, f0_max=hi) for _ in probes]
+    for fr in frames:
+        gpu = fr.states[0].device.type != "cpu"
+        pred = stacked.predict_tensor(fr.states)
+        if not gpu:  # numpy is the faster of the two on the CPU
+            pred = pred.numpy()
+        f0 = torch.as_tensor(fr.f0, device=pred.device) if gpu else fr.f0
+        floor = torch.as_tensor(stacked.floor, device=pred.device) if gpu else stacked.floor
+        floor = (
+            floor[:, None, None, :].expand(stacked.k, 1, fr.f0.size, 3)
+            if gpu
+            else np.broadcast_to(floor[:, None, None, :], (stacked.k, 1, fr.f0.size, 3))
+        )
+        both = (torch.cat if gpu else np.concatenate)([pred, floor], 1).reshape(stacked.k * n, fr.f0.size, 3)
+        sums = utterance_sums(both, f0, f0_min=lo, f0_max=hi)
+        if gpu:  # one transfer of every sum
+            values = torch.stack([sums[k] for k in SUM_NAMES]).cpu().numpy()
+            sums = dict(zip(SUM_NAMES, values))
+        each = [{name: v[i * n : (i + 1) * n] for name, v in sums.items()} for i in range(stacked.k)]
+        for s, one in zip(scores, each):
+            s.add_sums(one)
+        if on_utterance is not None:
+            on_utterance(fr, (lambda i, p=pred: p[i].cpu().numpy()) if gpu else (lambda i, p=pred: p[i]), each)
+    return scores
 
 
 def score(
@@ -205,15 +317,8 @@ def score(
 
     ``on_utterance(frames, pred)`` sees each utterance's (L, T, 3) predictions (to write them, say).
     """
-    n_layers = len(probes.coef)
-    scores = Scores(n_layers + 1, f0_min=probes.params.f0_min_hz, f0_max=probes.params.f0_max_hz)
-    for fr in frames:
-        pred = predict(probes, fr.states)
-        floor = np.broadcast_to(probes.train_mean, (1, fr.f0.size, 3))
-        scores.add(np.concatenate([pred, floor]), fr.f0)
-        if on_utterance is not None:
-            on_utterance(fr, pred)
-    return scores
+    hook = None if on_utterance is None else (lambda fr, pred_of, _sums: on_utterance(fr, pred_of(0)))
+    return score_many([probes], frames, on_utterance=hook)[0]
 
 
-__all__ = ["LayerSums", "Probes", "SplitSums", "fit", "predict", "score", "targets"]
+__all__ = ["LayerSums", "Probes", "SplitSums", "fit", "predict", "score", "score_many", "targets"]

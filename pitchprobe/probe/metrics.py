@@ -45,57 +45,73 @@ VOICED_SUMS = ("nv", "se_hz", "cents", "sy", "syy", "sp", "spp", "spy", "se_t")
 SUM_NAMES = ("f0_all.n", "f0_all.se", "f0_all.se_post") + tuple(f"{t}.{s}" for t in TARGETS for s in VOICED_SUMS)
 
 
-def smooth_prototype(pred: np.ndarray, *, floor_hz: float) -> np.ndarray:
-    """The prototype's post-processing of one utterance's predictions (T,) or (..., T), in Hz."""
-    pred = np.asarray(pred, dtype=np.float64)
-    out = pred.copy()
+def _xp(x):
+    """The array library of ``x``: torch for a tensor, else numpy (both spell these operations alike)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch if torch is not None and isinstance(x, torch.Tensor) else np
+
+
+def smooth_prototype(pred, *, floor_hz: float):
+    """The prototype's post-processing of one utterance's predictions (T,) or (..., T), in Hz (numpy or torch)."""
+    xp = _xp(pred)
+    pred = pred.to(xp.float64) if xp is not np else np.asarray(pred, dtype=np.float64)
+    out = pred.clone() if xp is not np else pred.copy()
     if out.shape[-1] > 1:
         out[..., 1:] = 0.5 * (pred[..., 1:] + pred[..., :-1])
     out[out < floor_hz] = 0.0
     return out
 
 
-def utterance_sums(pred: np.ndarray, f0: np.ndarray, *, f0_min: float, f0_max: float) -> dict[str, np.ndarray]:
-    """Sufficient statistics of one utterance.
+def utterance_sums(pred, f0, *, f0_min: float, f0_max: float) -> dict:
+    """Sufficient statistics of one utterance (numpy arrays, or torch tensors on any device).
 
     Parameters
     ----------
-    pred : np.ndarray
+    pred : np.ndarray or torch.Tensor
         (L, T, 3): for each of L predictors (layers), the predictions of the
         three targets (:data:`TARGETS`) on T frames; log-F0 in natural-log Hz.
-    f0 : np.ndarray
-        (T,) labels in Hz, 0 where unvoiced.
+    f0 : np.ndarray or torch.Tensor
+        (T,) labels in Hz, 0 where unvoiced (of the same library as ``pred``).
     f0_min, f0_max : float
         The label range, Hz (clips predictions for cents).
 
     Returns
     -------
     dict
-        ``{name: float64 (L,)}`` for every name in :data:`SUM_NAMES`.
+        ``{name: float64 (L,)}`` for every name in :data:`SUM_NAMES`, of the library of ``pred``.
     """
-    pred = np.asarray(pred, dtype=np.float64)
-    y = np.asarray(f0, dtype=np.float64)
+    xp = _xp(pred)
+    if xp is np:
+        pred, y = np.asarray(pred, dtype=np.float64), np.asarray(f0, dtype=np.float64)
+    else:
+        pred, y = pred.to(xp.float64), f0.to(device=pred.device, dtype=xp.float64)
     n_layers = pred.shape[0]
+
+    def full(value):
+        return value + xp.zeros(n_layers, dtype=xp.float64, **({} if xp is np else {"device": pred.device}))
+
     out = {
-        "f0_all.n": np.full(n_layers, float(y.size)),
-        "f0_all.se": np.sum((pred[:, :, 0] - y) ** 2, axis=1),
-        "f0_all.se_post": np.sum((smooth_prototype(pred[:, :, 0], floor_hz=f0_min) - y) ** 2, axis=1),
+        "f0_all.n": full(float(y.shape[0])),
+        "f0_all.se": ((pred[:, :, 0] - y) ** 2).sum(1),
+        "f0_all.se_post": ((smooth_prototype(pred[:, :, 0], floor_hz=f0_min) - y) ** 2).sum(1),
     }
     v = y > 0
     yv = y[v]
     for i, t in enumerate(TARGETS):
         p = pred[:, v, i]
-        p_hz, y_t = (np.exp(p), np.log(yv)) if t == "logf0_voiced" else (p, yv)
-        cents = 1200.0 * np.log2(np.clip(p_hz, f0_min, f0_max) / yv)
-        out[f"{t}.nv"] = np.full(n_layers, float(yv.size))
-        out[f"{t}.se_hz"] = np.sum((p_hz - yv) ** 2, axis=1)
-        out[f"{t}.cents"] = np.sum(cents**2, axis=1)
-        out[f"{t}.sy"] = np.full(n_layers, y_t.sum())
-        out[f"{t}.syy"] = np.full(n_layers, y_t @ y_t)
+        p_hz, y_t = (xp.exp(p), xp.log(yv)) if t == "logf0_voiced" else (p, yv)
+        cents = 1200.0 * xp.log2(xp.clip(p_hz, f0_min, f0_max) / yv)
+        out[f"{t}.nv"] = full(float(yv.shape[0]))
+        out[f"{t}.se_hz"] = ((p_hz - yv) ** 2).sum(1)
+        out[f"{t}.cents"] = (cents**2).sum(1)
+        out[f"{t}.sy"] = full(y_t.sum())
+        out[f"{t}.syy"] = full(y_t @ y_t)
         out[f"{t}.sp"] = p.sum(1)
-        out[f"{t}.spp"] = np.sum(p * p, axis=1)
+        out[f"{t}.spp"] = (p * p).sum(1)
         out[f"{t}.spy"] = p @ y_t
-        out[f"{t}.se_t"] = np.sum((p - y_t) ** 2, axis=1)
+        out[f"{t}.se_t"] = ((p - y_t) ** 2).sum(1)
     return out
 
 
@@ -137,9 +153,13 @@ class Scores:
     def add(self, pred: np.ndarray, f0: np.ndarray) -> dict[str, np.ndarray]:
         """Add one utterance (``pred`` (L, T, 3), ``f0`` (T,) Hz); return its sums."""
         sums = utterance_sums(pred, f0, f0_min=self.f0_min, f0_max=self.f0_max)
+        self.add_sums(sums)
+        return sums
+
+    def add_sums(self, sums: dict[str, np.ndarray]) -> None:
+        """Add one utterance's :func:`utterance_sums` (computed already)."""
         for k, v in sums.items():
             self.total[k] += v
-        return sums
 
     def metrics(self, index: int) -> dict[str, dict[str, float | int | None]]:
         """``{target: {metric: value}}`` of predictor ``index``, plus frame counts."""

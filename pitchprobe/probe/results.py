@@ -188,21 +188,29 @@ def fingerprint(
     labels: dict,
     alpha: float | None,
     train_language: str,
-    test_language: str,
+    test_language: str | None,
     gender: str = "all",
     fit_splits: tuple[str, ...] = ("train", "dev"),
     score_splits: tuple[str, ...] = ("test",),
     seed: int = 0,
     postprocess: bool = False,
     dtype: str = DEFAULT_DTYPE,
+    pooled_languages: list[str] | None = None,
+    sums_dtype: str = "float64",
 ) -> dict:
     """Everything that determines a result's numbers, as a flat dict of JSON values.
 
     ``model`` is a :class:`~pitchprobe.models.identity.ModelIdentity` as a dict,
     ``labels`` the label parameters, ``dtype`` the forward pass's (recorded only
-    when not float32, so that results made before ``--dtype`` existed stay valid).
+    when not float32, so that results made before ``--dtype`` existed stay valid), ``pooled_languages``
+    those a pooled probe was fitted on (recorded for pooled probes only), ``sums_dtype`` the storage of
+    their sums (recorded when not float64).
     """
     extra = {} if dtype == DEFAULT_DTYPE else {"dtype": dtype}
+    if pooled_languages is not None:
+        extra["pooled_languages"] = sorted(pooled_languages)
+    if sums_dtype != "float64":  # the pooled probes' sums were stored in a lower precision
+        extra["sums_dtype"] = sums_dtype
     return {
         **extra,
         "pitchprobe_major": MAJOR_VERSION,

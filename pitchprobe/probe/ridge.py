@@ -120,6 +120,33 @@ class Sums:
             setattr(out, name, getattr(self, name) + getattr(other, name))
         return out
 
+    def __sub__(self, other: Sums) -> Sums:
+        """The sums of the frames of ``self`` that are not in ``other`` (``other`` a part of ``self``)."""
+        if other.shift is not self.shift and not torch.equal(other.shift, self.shift):
+            raise ValueError("cannot subtract Sums with different shifts")
+        out = Sums.__new__(Sums)
+        out.shift, out.n, out.product_dtype = self.shift, self.n - other.n, self.product_dtype
+        for name in ("sx", "_gram", "sy", "xty", "yty"):
+            setattr(out, name, getattr(self, name) - getattr(other, name))
+        return out
+
+    def shifted(self, shift: torch.Tensor) -> Sums:
+        """The same sums about another ``shift`` (exact algebra, no pass over the frames).
+
+        With ``d = self.shift - shift``, each shifted frame gains ``d``:
+        ``Σx' = Σx + n d``, ``X'ᵀX' = XᵀX + Σx dᵀ + d Σxᵀ + n d dᵀ``, ``X'ᵀy = Xᵀy + d Σyᵀ``.
+        """
+        shift = shift.to(device=self.shift.device, dtype=torch.float64)
+        d = self.shift - shift
+        out = Sums.__new__(Sums)
+        out.shift, out.n, out.product_dtype = shift, self.n, self.product_dtype
+        u = self.sx + 0.5 * self.n * d  # u dᵀ + d uᵀ = Σx dᵀ + d Σxᵀ + n d dᵀ: two rank-one updates
+        out._gram = self._gram.clone().addr_(u, d).addr_(d, u)
+        out.sx = self.sx + self.n * d
+        out.sy, out.yty = self.sy.clone(), self.yty.clone()
+        out.xty = self.xty + torch.outer(d, self.sy)
+        return out
+
     @property
     def xtx(self) -> torch.Tensor:
         """The full symmetric ``XᵀX`` (D, D), float64."""

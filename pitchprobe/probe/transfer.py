@@ -3,16 +3,15 @@
 The zero-shot question of the original work: does a probe for F0 trained on
 English hidden states read F0 from Zulu or Mandarin hidden states? Each
 result has the same schema as :func:`pitchprobe.probe.run.run_probe`'s, with
-``train_language`` set; where it goes is the caller's (a study's
-:class:`~pitchprobe.core.layout.RunLayout`). The train language's fit
+``train_language`` set; where it goes is the caller's. The train language's fit
 failures are kept in each result, marked ``phase="fit"`` and with their
 language; ``fit_seconds`` is the fit's time, ``wall_seconds`` this test
-language's scoring alone.
+language's scoring alone. A study does the same in one pass per language
+(:mod:`pitchprobe.study.units`): this stand-alone path is what it is checked against.
 """
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,8 @@ from pitchprobe.core.layout import ResultFiles
 from pitchprobe.models.base import Backend
 from pitchprobe.probe.frames import RunState
 from pitchprobe.probe.results import ProbeResult
-from pitchprobe.probe.run import fit_probes, score_and_write
+from pitchprobe.probe.run import fit_probes
+from pitchprobe.probe.score import ScoreTarget, score_targets
 
 
 def run_transfer(
@@ -55,24 +55,11 @@ def run_transfer(
     fit_seconds = time.perf_counter() - t0
     out = []
     for code in test_codes:
-        state = RunState()
-        state.counts.update({s: copy.copy(fit_state.counts[s]) for s in ("train", "dev")})
-        state.failures = list(fit_state.failures)
+        target = ScoreTarget(probes, files_of(code), fit_state=fit_state, predictions=False, fit_seconds=fit_seconds)
         try:
-            res = score_and_write(
-                probes,
-                code,
-                files=files_of(code),
-                state=state,
-                alpha=alpha,
-                postprocess=postprocess,
-                fit_seconds=fit_seconds,
-                **kw,
-            )
+            out += score_targets([target], code, alpha=alpha, postprocess=postprocess, **kw)
         except Exception as e:  # noqa: BLE001 - handed to the caller's on_error, which records it for this language
             if on_error is None or fail_fast:
                 raise
             on_error(code, e)
-            continue
-        out.append(res)
     return out

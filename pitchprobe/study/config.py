@@ -21,9 +21,13 @@ from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS, PitchParams
 from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
 from pitchprobe.models.identity import ModelIdentity
+from pitchprobe.probe.pool import SUMS_DTYPES
 from pitchprobe.probe.results import fingerprint
 
 EXECUTORS = ("local", "slurm", "submitit-local")
+FIT, POOL, SCORE = "fit", "pool", "score"
+PHASES = (FIT, POOL, SCORE)  # every fit before the pool, the pool before every score
+POOLED, OTHERS = "pooled", "others"  # train languages of the pooled and the leave-one-language-out probes
 RANDOM_PREFIX = "random:"  # a model name "random:<name>" means only its random-init copy
 COMMON = "common"  # flags every subcommand has (added by the CLI itself)
 
@@ -52,7 +56,19 @@ class StudyConfig:
     run_dir: str | None = _opt(None, "--run-dir", "run directory (default <data_dir>/studies/default)")
     data_dir: str | None = _opt(None, "--data-dir", "data root", cli=COMMON)
     controls: bool = _opt(False, "--controls", "add the random-init copy of each model")
-    train_langs: list[str] = _list_opt("--train-lang", "transfer: comma-separated train languages (matrix mode)")
+    train_langs: list[str] = _list_opt(
+        "--train-lang", "transfer: comma-separated train languages, or all (every study language)"
+    )
+    pooled: bool = _opt(
+        False, "--pooled", "also a probe fitted on every language pooled, and one leaving out each language in turn"
+    )
+    all_predictions: bool = _opt(
+        False, "--all-predictions", "keep frame predictions of every scored probe (default: own and pooled)"
+    )
+    keep_sums: bool = _opt(False, "--keep-sums", "keep each language's sums once the pooled probes are fitted")
+    sums_dtype: str = _opt(
+        SUMS_DTYPES[0], "--sums-dtype", "storage of the kept sums' XᵀX (float32 halves the disk)", choices=SUMS_DTYPES
+    )
     alpha: float | None = _opt(None, "--alpha", "fixed ridge alpha; 0 = least squares (dev is still run)", type=float)
     postprocess: bool = _opt(False, "--postprocess", "headline MSE after the prototype's smoothing")
     languages_table: str | None = _opt(None, "--languages", "language table TSV", cli=COMMON)
@@ -84,9 +100,11 @@ class StudyConfig:
     permutations: int = _opt(10000, "--permutations", "permutations per test", type=int)
     executor: str = _opt("local", "--executor", "where units run", choices=EXECUTORS)
     slurm_partition: str | None = _opt(None, "--partition", "slurm partition")
-    slurm_time_min: int = _opt(240, "--time", "slurm time limit per unit, minutes", type=int)
-    slurm_cpus: int = _opt(8, "--cpus", "slurm CPUs per unit", type=int)
-    slurm_gpus: int = _opt(0, "--gpus", "slurm GPUs per unit", type=int)
+    slurm_time_min: int = _opt(240, "--time", "slurm time limit per job, minutes", type=int)
+    slurm_cpus: int = _opt(8, "--cpus", "slurm CPUs per job", type=int)
+    slurm_gpus: int = _opt(0, "--gpus", "slurm GPUs per job", type=int)
+    langs_per_job: int = _opt(1, "--langs-per-job", "languages per job (one model load each)", type=int)
+    dry_run: bool = _opt(False, "--dry-run", "print the units, jobs and estimated cost; run nothing")
     overwrite: bool = _opt(
         False,
         "--overwrite",
@@ -165,7 +183,12 @@ def study_command(cfg: StudyConfig) -> str:
 
 @dataclass(frozen=True)
 class Unit:
-    """One piece of work: ``kind`` is ``probe`` (``code`` = language) or ``transfer`` (``code`` = train language)."""
+    """One piece of work, of one phase (:data:`PHASES`), for one model.
+
+    ``fit``: one pass over language ``code``'s train and dev splits; its probes (and, with ``pooled``,
+    its sums). ``pool``: the pooled and leave-one-out probes of the model (``code`` = ``pooled``), from
+    the sums. ``score``: one pass over ``code``'s test split, scoring every probe that applies to it.
+    """
 
     kind: str
     model: ModelIdentity
@@ -195,26 +218,51 @@ def model_variants(cfg: StudyConfig) -> list[ModelIdentity]:
     return list(dict.fromkeys(out))
 
 
+def fit_languages(cfg: StudyConfig) -> list[str]:
+    """The languages whose train and dev splits are run: the study's, then train languages not among them."""
+    return list(dict.fromkeys([*cfg.langs, *cfg.train_langs]))
+
+
 def units_of(cfg: StudyConfig) -> list[Unit]:
-    """Every unit of a study: per model, its probes, then its transfers (so each model is loaded once)."""
+    """Every unit of a study, model by model: its fits, its pool (``pooled``), then its scores."""
+    for code in (*cfg.langs, *cfg.train_langs):
+        if code in (POOLED, OTHERS):
+            raise PitchProbeError(f"a language cannot be called {code!r} in a study (it names the pooled probes)")
+    if cfg.pooled and len(set(cfg.langs)) < 2:
+        raise PitchProbeError("--pooled needs at least two languages in --langs")
     units = []
     for ident in model_variants(cfg):
-        units += [Unit("probe", ident, c) for c in cfg.langs] + [Unit("transfer", ident, c) for c in cfg.train_langs]
+        units += [Unit(FIT, ident, c) for c in fit_languages(cfg)]
+        units += [Unit(POOL, ident, POOLED)] if cfg.pooled else []
+        units += [Unit(SCORE, ident, c) for c in cfg.langs]
     return units
 
 
-def unit_fingerprint(cfg: StudyConfig, unit: Unit, test_code: str) -> dict:
-    """What the result of ``unit`` on ``test_code`` must have been made with."""
+def unit_fingerprint(
+    cfg: StudyConfig,
+    model: ModelIdentity,
+    train_code: str,
+    test_code: str | None,
+    *,
+    pooled_languages: list[str] | None = None,
+) -> dict:
+    """What a result of probes fitted on ``train_code`` and scored on ``test_code`` must have been made with.
+
+    ``test_code`` None: what a fit (or the pool, ``train_code`` = ``pooled``) must have been made with.
+    """
     return fingerprint(
-        model=unit.model.as_dict(),
+        model=model.as_dict(),
         labels=cfg.params.__dict__,
         alpha=cfg.alpha,
-        train_language=unit.code,
+        train_language=train_code,
         test_language=test_code,
         gender=cfg.gender,
-        seed=unit.model.seed,  # a random init's seed; --seed otherwise only seeds the report's statistics
-        postprocess=cfg.postprocess,
+        score_splits=() if test_code is None else ("test",),
+        seed=model.seed,  # a random init's seed; --seed otherwise only seeds the report's statistics
+        postprocess=cfg.postprocess and test_code is not None,
         dtype=cfg.dtype,
+        pooled_languages=pooled_languages,
+        sums_dtype=cfg.sums_dtype if train_code in (POOLED, OTHERS) else SUMS_DTYPES[0],
     )
 
 
@@ -240,6 +288,13 @@ def load_config(run_dir: Path) -> StudyConfig:
 __all__ = [
     "load_config",
     "EXECUTORS",
+    "FIT",
+    "OTHERS",
+    "PHASES",
+    "POOL",
+    "POOLED",
+    "SCORE",
+    "fit_languages",
     "RANDOM_PREFIX",
     "StudyConfig",
     "Unit",

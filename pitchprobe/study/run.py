@@ -1,14 +1,20 @@
 """``pitchprobe study``: many languages x several models, resumable, in one run directory.
 
-A study is a list of units (:mod:`pitchprobe.study.config`), each a
-(language, model) probe or a (train language, model) transfer. A unit is done
-when its results exist *and* carry the fingerprint this configuration gives
-them; a rerun skips it. A result made under another configuration is never
-reused: the study stops and names the differing fields, unless ``overwrite``
-asks for it to be recomputed. Units run in this process (``executor="local"``)
-or as one job each through ``submitit`` (``"slurm"``; ``"submitit-local"`` runs
-the same path with submitit's local executor, for testing). Then the results
-are aggregated, tested, plotted and reported (:mod:`pitchprobe.analysis.report`).
+A study is a list of units (:mod:`pitchprobe.study.config`) in three phases per model
+(:mod:`pitchprobe.study.units`): a **fit** per language (one pass over its train and dev splits),
+the **pool** (pooled and leave-one-language-out probes, from the fits' sums, with ``pooled``), and a
+**score** per language (one pass over its test split scoring every probe that applies: its own,
+each ``--train-lang``'s, the pooled ones). Each utterance thus goes through each model once per
+study, whatever the transfer matrix. Every language is gathered and labelled first, before any
+model runs.
+
+A unit is done when its outputs exist *and* carry the fingerprint this configuration gives them; a
+rerun skips it. A result made under another configuration is never reused: the study stops and
+names the differing fields, unless ``overwrite`` asks for it to be recomputed. Units run in this
+process (``executor="local"``: model by model, each loaded once) or as jobs through ``submitit``
+(``"slurm"``; ``"submitit-local"`` runs the same path locally, for testing): every fit job of a phase
+before the pool, the pool before the score jobs, ``langs_per_job`` languages of one model per job.
+Then the results are aggregated, tested, plotted and reported (:mod:`pitchprobe.analysis.report`).
 The run directory's layout is :class:`pitchprobe.core.layout.RunLayout`'s.
 """
 
@@ -17,17 +23,21 @@ from __future__ import annotations
 import json
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from pitchprobe.core.atomic import ensure_writable, remove_temporary, write_json
-from pitchprobe.core.errors import PitchProbeError, UnknownNameError, contained, describe
-from pitchprobe.core.layout import ResultFiles, RunLayout, default_run_dir, label_params_path
+from pitchprobe.core.errors import PitchProbeError, UnknownNameError, describe
+from pitchprobe.core.layout import RunLayout, default_run_dir, label_params_path
 from pitchprobe.core.lock import file_lock
-from pitchprobe.probe.results import SchemaError, fingerprint_differences, read_result
-from pitchprobe.study.config import EXECUTORS, StudyConfig, Unit, load_config, resolved, unit_fingerprint, units_of
+from pitchprobe.models.base import Backend
+from pitchprobe.models.identity import ModelIdentity
+from pitchprobe.study.config import EXECUTORS, PHASES, POOL, StudyConfig, Unit, load_config, resolved, units_of
+from pitchprobe.study.prepare import ensure_labelled, needed_languages, prepare_languages
+from pitchprobe.study.units import is_done, run_work, stale_outputs
 
 
 @dataclass
@@ -39,151 +49,60 @@ class UnitStatus:
     model: dict
     code: str
     status: str = "running"  # done or failed
-    reason: str | None = None
+    reason: str | None = None  # why it failed; for a done unit, what it could not make for another's failure
     traceback: str | None = None
     seconds: float = 0.0
 
 
-def unit_outputs(cfg: StudyConfig, unit: Unit) -> dict[str, ResultFiles]:
-    """``{test language: result files}`` of a unit."""
-    run = RunLayout(cfg.run_dir)
-    if unit.kind == "probe":
-        return {unit.code: run.within(unit.model_tag, unit.code)}
-    return {c: run.transfer(unit.model_tag, unit.code, c) for c in cfg.langs}
+Loader = Callable[[ModelIdentity], Backend]
 
 
-def stale_outputs(cfg: StudyConfig, unit: Unit) -> tuple[list[str], dict[str, list[str]]]:
-    """(test languages with no result, ``{test language: differences}`` of results made otherwise)."""
-    missing, stale = [], {}
-    for code, files in unit_outputs(cfg, unit).items():
-        if not files.json.is_file():
-            missing.append(code)
-            continue
-        try:
-            stored = read_result(files.json).fingerprint
-        except SchemaError as e:
-            stale[code] = [str(e)]
-            continue
-        diff = fingerprint_differences(stored, unit_fingerprint(cfg, unit, code))
-        if diff:
-            stale[code] = diff
-    return missing, stale
-
-
-def _ensure_labelled(cfg: StudyConfig, codes: list[str]) -> None:
-    """Gather (if needed) and label ``codes`` in the data root; raise at the first language that fails."""
-    from pitchprobe.core.layout import manifest_path
-    from pitchprobe.data.fleurs import HubSource, LocalSource, gather_language
-    from pitchprobe.data.languages import load_table
-    from pitchprobe.data.manifest import resolve_gathered
-    from pitchprobe.labels.make import make_labels
-
-    root = Path(cfg.data_dir)
-    for lang in resolve_gathered(codes, load_table(cfg.languages_table), root):
-        if not manifest_path(root, lang.code).is_file():
-            source = LocalSource(cfg.source) if cfg.source else HubSource(cfg.repo, revision=cfg.revision)
-            gathered = gather_language(  # every gender: the probe filters by cfg.gender
-                lang, root=root, source=source, fail_fast=cfg.fail_fast, delete_archives=cfg.delete_archives
-            )
-            if not gathered.ok:
-                raise PitchProbeError(f"gathering failed: {gathered.failure}")
-        s = make_labels(
-            lang.code,
-            root=root,
-            params=cfg.params,
-            jobs=cfg.jobs,
-            fail_fast=cfg.fail_fast,
-            retry_failed=cfg.retry_failed,
-            progress=False,
-        )
-        if s.total and not s.ok:
-            raise PitchProbeError(f"no utterance could be labelled ({len(s.failed)} failed)")
-
-
-def needed_languages(cfg: StudyConfig, units: list[Unit]) -> list[str]:
-    """The languages ``units`` read: each probe's, each transfer's train language and the test languages."""
-    codes: set[str] = set()
-    for unit in units:
-        codes |= {unit.code} if unit.kind == "probe" else {unit.code, *cfg.langs}
-    return sorted(codes)
-
-
-def prepare_languages(cfg: StudyConfig, codes: list[str], *, progress: bool = True) -> dict[str, str]:
-    """Gather and label each of ``codes`` once, before any unit runs; ``{code: reason}`` of those that failed.
-
-    A language's failure of any kind is recorded for it (the units that need
-    it fail with its reason); with ``cfg.fail_fast`` the first one raises.
-    """
-    failed = {}
-    for code in tqdm(codes, desc="labels", unit="lang", disable=not progress or len(codes) < 2):
-        reason = contained(code, lambda code=code: _ensure_labelled(cfg, [code]), fail_fast=cfg.fail_fast)
-        if reason is not None:
-            failed[code] = reason
-    return failed
-
-
-def run_unit(
-    cfg: StudyConfig, unit: Unit, backends: dict | None = None, *, prepared: dict[str, str] | None = None
-) -> UnitStatus:
-    """Run one unit (gathering and labelling what it needs); return its status record.
-
-    ``backends`` is an optional ``{ModelIdentity: Backend}`` the caller keeps
-    to load each model once; submitted jobs load their own. ``prepared``:
-    the caller gathered and labelled every language already
-    (:func:`prepare_languages`), and these ``{code: reason}`` failed; None
-    prepares the unit's languages here.
-    """
+def _backend(cfg: StudyConfig, model: ModelIdentity, backends: dict, loader: Loader | None) -> Backend:
+    """``model``'s backend, loaded once per process (one model in memory at a time)."""
     from pitchprobe.models import load_model
-    from pitchprobe.probe.run import run_probe
-    from pitchprobe.probe.transfer import run_transfer
 
-    t0 = time.perf_counter()
-    status = UnitStatus(unit.uid, unit.kind, unit.model.as_dict(), unit.code)
-    try:
-        missing, stale = stale_outputs(cfg, unit)
-        todo = sorted(set(missing) | set(stale))
-        tests = [c for c in todo if c != unit.code] if unit.kind == "transfer" else []
-        if prepared is None:
-            _ensure_labelled(cfg, [unit.code])
-            problems = prepare_languages(cfg, tests, progress=False)
-        elif unit.code in prepared:
-            raise PitchProbeError(prepared[unit.code])
+    if model not in backends:
+        backends.clear()
+        if loader is not None:
+            backends[model] = loader(model)
         else:
-            problems = {c: prepared[c] for c in tests if c in prepared}
-        todo = [c for c in todo if c not in problems]  # a test language that fails is that language's alone
-        backends = {} if backends is None else backends
-        if unit.model not in backends:
-            backends.clear()  # one model in memory at a time
-            backends[unit.model] = load_model(
-                unit.model,
+            backends[model] = load_model(
+                model,
                 device=cfg.device,
                 batch_size=cfg.batch_size,
                 max_batch_seconds=cfg.max_batch_seconds,
                 dtype=cfg.dtype,
                 trust_checkpoint=cfg.trust_checkpoint,
             )
-        kw = {
-            "root": Path(cfg.data_dir),
-            "backend": backends[unit.model],
-            "alpha": cfg.alpha,
-            "gender": cfg.gender,
-            "postprocess": cfg.postprocess,
-            "fail_fast": cfg.fail_fast,
-            "progress": False,
-        }
-        outputs = unit_outputs(cfg, unit)
-        if unit.kind == "probe":
-            run_probe(unit.code, output=outputs[unit.code].json, **kw)
-        elif todo:
-            run_transfer(
-                unit.code,
-                todo,
-                files_of=lambda c: outputs[c],
-                on_error=lambda c, e: problems.update({c: describe(e)}),
-                **kw,
-            )
-        if problems:
-            raise PitchProbeError("no result for " + "; ".join(f"{c}: {r}" for c, r in sorted(problems.items())))
+    return backends[model]
+
+
+def run_unit(
+    cfg: StudyConfig,
+    unit: Unit,
+    backends: dict | None = None,
+    *,
+    prepared: dict[str, str] | None = None,
+    loader: Loader | None = None,
+) -> UnitStatus:
+    """Run one unit; return its status record (also written to ``units/<uid>.json``).
+
+    ``backends`` is an optional ``{ModelIdentity: Backend}`` the caller keeps to load each model
+    once; ``loader(identity)`` loads one (default :func:`pitchprobe.models.load_model` with the
+    study's device, batch and dtype). ``prepared``: the caller gathered and labelled every language
+    already (:func:`prepare_languages`), and these ``{code: reason}`` failed; None prepares the
+    unit's language here.
+    """
+    t0 = time.perf_counter()
+    status = UnitStatus(unit.uid, unit.kind, unit.model.as_dict(), unit.code)
+    try:
+        if unit.kind != POOL:
+            if prepared is None:
+                ensure_labelled(cfg, [unit.code])
+            elif unit.code in prepared:
+                raise PitchProbeError(prepared[unit.code])
+        backend = None if unit.kind == POOL else _backend(cfg, unit.model, {} if backends is None else backends, loader)
+        status.reason = run_work(cfg, unit, backend)  # a note of results another unit's failure prevented
         status.status = "done"
     except (PitchProbeError, OSError) as e:  # expected faults: bad input, a full disk
         status.status, status.reason = "failed", describe(e)
@@ -193,6 +112,19 @@ def run_unit(
     status.seconds = time.perf_counter() - t0
     write_json(RunLayout(cfg.run_dir).unit_status(unit.uid), asdict(status))
     return status
+
+
+def run_units(
+    cfg: StudyConfig, units: list[Unit], *, prepared: dict[str, str] | None = None, loader: Loader | None = None
+) -> list[UnitStatus]:
+    """One job: ``units`` in order, each model loaded once (with ``fail_fast``, up to the first failure)."""
+    backends: dict = {}
+    out = []
+    for unit in units:
+        out.append(run_unit(cfg, unit, backends, prepared=prepared, loader=loader))
+        if cfg.fail_fast and out[-1].status != "done":
+            break
+    return out
 
 
 @dataclass
@@ -253,9 +185,9 @@ def _prepare(cfg: StudyConfig) -> tuple[StudyConfig, list[Unit], list[Unit]]:
         cfg = replace(cfg, run_dir=str(default_run_dir(Path(cfg.data_dir))))
     problems, todo, done = [], [], []
     for unit in units_of(cfg):
-        missing, stale = stale_outputs(cfg, unit)
-        problems += [f"{unit.uid} on {code}: " + "; ".join(diff) for code, diff in stale.items()]
-        (todo if missing or stale else done).append(unit)
+        _, stale = stale_outputs(cfg, unit)
+        problems += [f"{unit.uid}: {name}: " + "; ".join(diff) for name, diff in stale.items()]
+        (done if is_done(cfg, unit) else todo).append(unit)
     labels = _check_labels(cfg)
     if (problems or labels) and not cfg.overwrite:
         lines = ["this run directory holds results made under another configuration:", *problems[:20]]
@@ -294,60 +226,106 @@ def prepare(cfg: StudyConfig) -> StudyConfig:
     return _prepare(cfg)[0]
 
 
-def run_study(cfg: StudyConfig, *, progress: bool = True) -> StudySummary:
-    """Run every unit not done yet, then write tables, figures and the report.
+def run_study(cfg: StudyConfig, *, progress: bool = True, loader: Loader | None = None) -> StudySummary:
+    """Run every unit not done yet, phase by phase, then write tables, figures and the report.
 
     One study at a time runs in a run directory (its lock; a second one
     waits, then skips what the first finished). Every language the units need
     is gathered and labelled first, once, locally and under SLURM alike.
+    ``loader(identity)`` loads a model (local executor only; see :func:`run_unit`).
     """
     run_dir = Path(cfg.run_dir) if cfg.run_dir else default_run_dir(Path(cfg.data_dir))
     run = RunLayout(ensure_writable(run_dir))
     with file_lock(run.lock, what=f"the study in {run.root}"):
         if cfg.executor == "local":  # no one else writes here now (SLURM jobs of an earlier study might)
             remove_temporary(run.root)
-        return _run_locked(cfg, progress=progress)
+        return _run_locked(cfg, progress=progress, loader=loader)
 
 
-def _run_locked(cfg: StudyConfig, *, progress: bool) -> StudySummary:
-    cfg, todo, done = _prepare(cfg)
+def _groups(cfg: StudyConfig, units: list[Unit]) -> list[list[Unit]]:
+    """Jobs of one phase: up to ``langs_per_job`` units of one model each (the pool alone)."""
+    per = max(1, cfg.langs_per_job)
+    out: list[list[Unit]] = []
+    for unit in units:
+        last = out[-1] if out else None
+        if last and last[0].model == unit.model and unit.kind != POOL and len(last) < per:
+            last.append(unit)
+        else:
+            out.append([unit])
+    return out
+
+
+def _run_locked(cfg: StudyConfig, *, progress: bool, loader: Loader | None) -> StudySummary:
+    cfg, todo, _ = _prepare(cfg)
     run = RunLayout(cfg.run_dir)
     write_json(run.config, cfg.as_dict())
-    summary = StudySummary(skipped=[u.uid for u in done])
+    summary = StudySummary()
     bad_langs = prepare_languages(cfg, needed_languages(cfg, todo), progress=progress)
-    runnable = []
-    for unit in todo:
-        if unit.code in bad_langs:  # a probe's language, or a transfer's train language (test languages: run_unit)
-            reason = f"{unit.code}: {bad_langs[unit.code]}"
-            status = UnitStatus(unit.uid, unit.kind, unit.model.as_dict(), unit.code, "failed", reason)
-            write_json(run.unit_status(unit.uid), asdict(status))
-            _record(summary, status)
-        else:
-            runnable.append(unit)
     summary.failed_languages = bad_langs
-    if cfg.executor == "local":
-        backends: dict = {}
-        bar = tqdm(runnable, desc="study", unit="unit", disable=not progress)
-        for unit in bar:
-            if cfg.fail_fast and summary.failed:
-                break
-            bar.set_postfix_str(unit.uid)
-            _record(summary, run_unit(cfg, unit, backends, prepared=bad_langs))
-    else:
-        ex = _submitit_executor(cfg)
-        jobs = [(unit, ex.submit(run_unit, cfg, unit, prepared=bad_langs)) for unit in runnable]
-        write_json(run.logs / "jobs.json", {u.uid: j.job_id for u, j in jobs})
-        for unit, job in tqdm(jobs, desc="study (jobs)", unit="unit", disable=not progress):
+    every = units_of(cfg)
+    models = list(dict.fromkeys(u.model for u in every))
+    # local: model by model (each loaded once), its phases in order; jobs: phase by phase, all models at once
+    rounds = (
+        [[(m, p)] for m in models for p in PHASES]
+        if cfg.executor == "local"
+        else [[(m, p) for m in models] for p in PHASES]
+    )
+    backends: dict = {}
+    ex = None
+    bar = tqdm(total=len(every), desc="study", unit="unit", disable=not progress)
+    for rnd in rounds:
+        if cfg.fail_fast and summary.failed:
+            break
+        units = []
+        for unit in (u for m, p in rnd for u in every if u.model == m and u.kind == p):
+            # done-ness is judged now, after the earlier phases ran: a fit retried now makes the pool stale
+            if is_done(cfg, unit):
+                summary.skipped.append(unit.uid)
+                bar.update()
+            elif unit.kind != POOL and unit.code in bad_langs:
+                status = UnitStatus(unit.uid, unit.kind, unit.model.as_dict(), unit.code, "failed")
+                status.reason = f"{unit.code}: {bad_langs[unit.code]}"
+                write_json(run.unit_status(unit.uid), asdict(status))
+                _record(summary, status)
+                bar.update()
+            else:
+                units.append(unit)
+        if not units:
+            continue
+        if ex is None:
+            ex = _submitit_executor(cfg) if cfg.executor != "local" else None
+        if ex is None:
+            for unit in units:
+                if cfg.fail_fast and summary.failed:
+                    break
+                bar.set_postfix_str(unit.uid)
+                _record(summary, run_unit(cfg, unit, backends, prepared=bad_langs, loader=loader))
+                bar.update()
+            continue
+        jobs = [(group, ex.submit(run_units, cfg, group, prepared=bad_langs)) for group in _groups(cfg, units)]
+        _log_jobs(run, jobs)
+        for group, job in jobs:
             try:
-                _record(summary, job.result())
-            except Exception as e:  # noqa: BLE001 - a job that died (time limit, node failure) fails its unit only
-                summary.failed.append((unit.uid, f"job {job.job_id}: {describe(e)}"))
+                for status in job.result():
+                    _record(summary, status)
+            except Exception as e:  # noqa: BLE001 - a job that died (time limit, node failure) fails its units only
+                summary.failed += [(u.uid, f"job {job.job_id}: {describe(e)}") for u in group]
+            bar.update(len(group))
+    bar.close()
     from pitchprobe.analysis.report import make_report
 
     summary.report = make_report(
         run.root, bootstrap=cfg.bootstrap, permutations=cfg.permutations, seed=cfg.seed, summary=summary
     )
     return summary
+
+
+def _log_jobs(run: RunLayout, jobs: list) -> None:
+    """``logs/jobs.json``: the job id of each unit submitted (added to across phases)."""
+    path = run.logs / "jobs.json"
+    known = json.loads(path.read_text()) if path.is_file() else {}
+    known.update({u.uid: job.job_id for group, job in jobs for u in group})
+    write_json(path, known)
 
 
 def _record(summary: StudySummary, status: UnitStatus) -> None:
@@ -357,4 +335,13 @@ def _record(summary: StudySummary, status: UnitStatus) -> None:
         summary.failed.append((status.unit, status.reason))
 
 
-__all__ = ["UnitStatus", "load_config", "StudySummary", "prepare", "run_study", "run_unit", "stale_outputs"]
+__all__ = [
+    "UnitStatus",
+    "load_config",
+    "StudySummary",
+    "prepare",
+    "run_study",
+    "run_unit",
+    "run_units",
+    "stale_outputs",
+]

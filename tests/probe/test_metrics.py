@@ -58,3 +58,16 @@ def test_cents_are_log_ratio_with_prediction_clipped_to_label_range():
     cents = np.array([1200.0, 0.0, 1200 * np.log2(60 / 100)])
     assert np.isclose(res["rmse_cents"], np.sqrt(np.mean(cents**2)))
     assert np.isclose(res["rmse_hz"], np.sqrt(np.mean((p - y) ** 2)))
+
+
+def test_sums_in_torch_equal_sums_in_numpy():
+    import torch
+
+    rng = np.random.default_rng(3)
+    f0 = np.where(rng.random(200) < 0.6, rng.uniform(80, 300, 200), 0.0)
+    pred = rng.normal(150, 40, (5, 200, 3))
+    pred[..., 2] = np.log(np.abs(pred[..., 2]) + 1)
+    a = utterance_sums(pred, f0, f0_min=60, f0_max=500)
+    b = utterance_sums(torch.tensor(pred), torch.tensor(f0), f0_min=60, f0_max=500)
+    for k in a:
+        np.testing.assert_allclose(b[k].numpy(), a[k], rtol=1e-12)

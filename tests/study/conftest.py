@@ -58,6 +58,7 @@ def study(tmp_path_factory):
         run_dir=str(tmp / "run"),
         data_dir=str(root),
         train_langs=["zz_level"],
+        pooled=True,
         languages_table=str(corpus / "languages.tsv"),
         source=str(corpus),
         bootstrap=200,

@@ -60,7 +60,7 @@ def test_two_studies_on_one_run_directory_compute_each_unit_once(study, tmp_path
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     counts = sorted(tuple(map(int, out.split())) for out, _ in outs)
-    assert counts == [(0, 3, 0), (3, 0, 0)], "the second study waited, then found every unit done"
+    assert counts == [(0, 7, 0), (7, 0, 0)], "the second study waited, then found every unit done"
     assert any("waiting for" in err and "the study in" in err for _, err in outs)
 
 
@@ -83,15 +83,28 @@ def test_a_language_that_cannot_be_gathered_fails_only_its_units(study, tmp_path
         }
     )
     summary = run_study(cfg2, progress=False)
-    assert sorted(summary.done) == ["probe--fbank--zz_contour", "probe--fbank--zz_level"]
-    assert sorted(u for u, _ in summary.failed) == ["probe--fbank--zz_intonation", "transfer--fbank--zz_intonation"]
+    ok = ["fit--fbank--zz_contour", "fit--fbank--zz_level", "pool--fbank--pooled"]
+    assert sorted(summary.done) == [*ok, "score--fbank--zz_contour", "score--fbank--zz_level"]
+    assert sorted(u for u, _ in summary.failed) == ["fit--fbank--zz_intonation", "score--fbank--zz_intonation"]
+    pool = json.loads((tmp_path / "run" / "probes" / "fbank" / "pooled.json").read_text())
+    assert pool["languages"] == ["zz_contour", "zz_level"] and list(pool["excluded"]) == ["zz_intonation"]
+    score = json.loads((tmp_path / "run" / "units" / "score--fbank--zz_level.json").read_text())
+    assert "zz_intonation" in score["reason"]  # done, and it says which transfer it could not make
     assert list(summary.failed_languages) == ["zz_intonation"]
     assert "test" in summary.failed_languages["zz_intonation"]
-    status = json.loads((tmp_path / "run" / "units" / "probe--fbank--zz_intonation.json").read_text())
+    status = json.loads((tmp_path / "run" / "units" / "fit--fbank--zz_intonation.json").read_text())
     assert status["status"] == "failed" and "zz_intonation" in status["reason"]
     assert (tmp_path / "run" / "report.html").is_file()
     with pytest.raises(PitchProbeError, match="--fail-fast: zz_intonation"):
         run_study(StudyConfig(**{**asdict(cfg2), "run_dir": str(tmp_path / "run2"), "fail_fast": True}), progress=False)
+    # the archive is mended: the language is gathered, fitted and pooled now, and no other fit is redone
+    write_corpus(tmp_path / "src", utterances_per_split={"train": 4, "dev": 2, "test": 4}, duration_s=(1.2, 1.5))
+    again = run_study(cfg2, progress=False)
+    assert not again.failed and "fit--fbank--zz_contour" in again.skipped and "fit--fbank--zz_level" in again.skipped
+    assert {"fit--fbank--zz_intonation", "pool--fbank--pooled", "score--fbank--zz_level"} <= set(again.done)
+    pool = json.loads((tmp_path / "run" / "probes" / "fbank" / "pooled.json").read_text())
+    assert pool["languages"] == sorted(cfg2.langs) and pool["excluded"] == {}
+    assert not list((tmp_path / "run" / "sums").rglob("*.npz")), "sums go once the pool has every language"
 
 
 def test_an_unwritable_run_directory_is_refused_before_any_work(study, tmp_path):

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow  # every test here runs a study or the whole pipel
 
 def _small(cfg, run_dir, **kw):
     base = {**asdict(cfg), "run_dir": str(run_dir), "models": ["fbank"], "langs": ["zz_level"], "train_langs": []}
+    base["pooled"] = False
     return StudyConfig(**{**base, "bootstrap": 20, "permutations": 20, **kw})
 
 
@@ -33,7 +34,7 @@ def test_three_models_with_one_base_name_do_not_overwrite_each_other(study, tmp_
         dirs.append(d)
     models = [f"random:{d}" for d in dirs]
     summary = run_study(_small(cfg, tmp_path / "run", models=models), progress=False)
-    assert not summary.failed and len(summary.done) == 3
+    assert not summary.failed and len(summary.done) == 6  # a fit and a score each
     results = sorted((tmp_path / "run" / "results").glob("*/zz_level.json"))
     assert len(results) == 3
     names = {read_result(p).model["identity"]["name"] for p in results}
@@ -60,14 +61,14 @@ def test_rerun_with_another_configuration_refuses_then_recomputes_with_overwrite
     assert "--overwrite" in str(err.value) and "--run-dir" in str(err.value)
     assert read_result(path).created == before.created  # nothing was touched
     summary = run_study(replace(changed, overwrite=True), progress=False)
-    assert summary.done == ["probe--fbank--zz_level"] and not summary.failed
+    assert summary.done == ["fit--fbank--zz_level", "score--fbank--zz_level"] and not summary.failed
     after = read_result(path)
     key = "labels" if field == "frame_space_ms" else field
     assert after.fingerprint[key] != before.fingerprint[key]
     if field == "frame_space_ms":
         assert after.labels["hop_samples"] == 160
     summary = run_study(changed, progress=False)  # the new configuration is now done
-    assert summary.skipped == ["probe--fbank--zz_level"]
+    assert summary.skipped == ["fit--fbank--zz_level", "score--fbank--zz_level"]
 
 
 def test_fixed_alpha_still_chooses_the_best_layer_on_dev(study, tmp_path):
@@ -116,12 +117,14 @@ def test_adhoc_probe_results_are_not_study_units(study, tmp_path):
 def test_transfer_times_and_fit_failures_are_per_test_language(study):
     cfg, _ = study
     run = Path(cfg.run_dir)
-    for tag in ("fbank",):
-        status = json.loads((run / "units" / f"transfer--{tag}--zz_level.json").read_text())
-        res = [read_result(p) for p in sorted((run / "transfer" / tag / "zz_level").glob("*.json"))]
-        assert len(res) == 3 and all(r.fit_seconds is not None for r in res)
-        assert sum(r.wall_seconds for r in res) + res[0].fit_seconds <= status["seconds"] + 0.5
-        assert all(f.phase in ("fit", "score") and f.language for r in res for f in r.failures)
+    fit = json.loads((run / "fits" / "fbank" / "zz_level.json").read_text())
+    res = [read_result(p) for p in sorted((run / "transfer" / "fbank" / "zz_level").glob("*.json"))]
+    assert [r.code for r in res] == ["zz_contour", "zz_intonation"]  # the diagonal is the within result
+    for r in res:
+        status = json.loads((run / "units" / f"score--fbank--{r.code}.json").read_text())
+        assert r.fit_seconds == fit["seconds"] and r.wall_seconds <= status["seconds"] + 0.5
+        assert r.counts["train"].utterances == fit["counts"]["train"]["utterances"] == 6
+        assert all(f.phase in ("fit", "score") and f.language for f in r.failures)
 
 
 def test_reproduce_command_gives_back_the_configuration(study):
@@ -148,7 +151,7 @@ def test_leftover_results_are_listed_not_reported_and_seed_only_reseeds_statisti
     (run / "results" / "gone-model").mkdir()
     shutil.copy(run / "results" / "fbank" / "zz_level.json", run / "results" / "gone-model" / "zz_level.json")
     summary = run_study(replace(c, seed=5), progress=False)  # a pretrained model's numbers do not depend on it
-    assert summary.skipped == ["probe--fbank--zz_level"] and not summary.done
+    assert summary.skipped == ["fit--fbank--zz_level", "score--fbank--zz_level"] and not summary.done
     df = pd.read_parquet(run / "tables" / "results.parquet")
     assert set(df.model_tag) == {"fbank"}
     assert "gone-model/zz_level.json" in (run / "report.md").read_text()

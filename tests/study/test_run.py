@@ -9,7 +9,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib.image as mpimg
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -25,11 +24,11 @@ N_METRICS = sum(len(m) for m in METRICS.values())
 
 def test_all_units_done_and_the_table_has_the_expected_rows(study):
     cfg, summary = study
-    assert summary.failed == [] and len(summary.done) == 8  # (3 probes + 1 transfer) x 2 models
+    assert summary.failed == [] and len(summary.done) == 14  # (3 fits + the pool + 3 scores) x 2 models
     df = pd.read_parquet(f"{cfg.run_dir}/tables/results.parquet")
     layers = {"fbank": 1, "hubert-random": 3}
-    # within: 3 languages; transfer: 3 test languages; each (layers + mean floor) x metrics
-    expected = sum(6 * (n + 1) * N_METRICS for n in layers.values())
+    # within: 3; transfer from zz_level: 2 (its own is within), pooled: 3, others: 3; each (layers + floor) x metrics
+    expected = sum(11 * (n + 1) * N_METRICS for n in layers.values())
     assert len(df) == expected
     assert len(pd.read_csv(f"{cfg.run_dir}/tables/results.csv")) == expected
     row = df[df.code == "zz_contour"].iloc[0]
@@ -40,15 +39,14 @@ def test_all_units_done_and_the_table_has_the_expected_rows(study):
     assert probe.ci_low.notna().all() and (probe.ci_low <= probe.ci_high + 1e-9).all()
 
 
-def test_transfer_on_the_same_language_equals_within_language(study):
+def test_transfer_rows_name_their_train_language(study):
     cfg, _ = study
     df = pd.read_parquet(f"{cfg.run_dir}/tables/results.parquet")
-    keys = ["model_tag", "layer", "predictor", "target", "metric"]
-    within = df[(df.kind == "within") & (df.code == "zz_level")].set_index(keys).value
-    transfer = df[(df.kind == "transfer") & (df.code == "zz_level")].set_index(keys).value
-    assert len(within) == len(transfer) > 0
-    np.testing.assert_allclose(transfer.loc[within.index].to_numpy(), within.to_numpy(), rtol=1e-12)
-    assert (df[df.kind == "transfer"].train_language == "zz_level").all()
+    tr = df[(df.kind == "transfer") & (df.model_tag == "fbank")]
+    tests = tr.groupby("train_language").code.unique().map(sorted).to_dict()
+    assert tests == {"zz_level": ["zz_contour", "zz_intonation"], "pooled": cfg.langs, "others": cfg.langs}
+    probe = tr[tr.predictor == "probe"]
+    assert probe.ci_low.notna().all(), "every scored probe keeps the statistics its bootstrap needs"
 
 
 def test_planted_difference_is_detected(study):
@@ -81,11 +79,13 @@ def test_figures_are_valid_images_and_the_report_holds_them(study):
         "Method",
         "Best layer per language",
         "Statistical tests",
+        "Cross-lingual transfer",
         "Software",
         "Reproduce",
     ):
         assert f"<h2>{heading}" in html
     assert "zz_intonation" in html and "pitchprobe study --langs zz_contour,zz_intonation,zz_level" in html
+    assert "Pooled probes: " in html and "MB per language" in html
     md = open(f"{cfg.run_dir}/report.md").read()
     assert all(f"]({p.relative_to(cfg.run_dir).as_posix()})" in md for p in figs)
 
@@ -95,9 +95,10 @@ def test_rerun_recomputes_nothing(study):
     run = Path(cfg.run_dir)
     results = sorted(run.glob("results/**/*")) + sorted(run.glob("transfer/**/*"))
     mtimes = {p: p.stat().st_mtime_ns for p in results if p.is_file()}
-    assert len(mtimes) == 2 * (3 * 3 + 3 * 2)  # 2 models x (3 probes x json/npz/parquet + 3 transfers x json/parquet)
+    # per model: within and pooled 3 x (json, predictions, stats); zz_level's 2 and others' 3 x (json, stats)
+    assert len(mtimes) == 2 * (3 * 3 + 3 * 3 + 2 * 2 + 3 * 2)
     summary = run_study(cfg, progress=False)
-    assert summary.done == [] and len(summary.skipped) == 8
+    assert summary.done == [] and len(summary.skipped) == 14
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
 
 
@@ -116,28 +117,25 @@ def test_killed_study_resumes_cleanly(study, tmp_path):
     proc.kill()
     proc.wait()
     done_before = len(list(units.glob("*.json")))
-    assert 1 <= done_before < 3, "killed after the first unit and before the last"
+    assert 1 <= done_before < 7, "killed after the first unit and before the last"
     assert not list((tmp_path / "run").rglob(".*.tmp*")), "no temporary files left"
     summary = run_study(cfg2, progress=False)
-    assert len(summary.skipped) == done_before and len(summary.done) == 3 - done_before and not summary.failed
+    assert len(summary.skipped) == done_before and len(summary.done) == 7 - done_before and not summary.failed
 
 
 def test_slurm_path_through_submitit_local_executor(study, tmp_path):
     cfg, _ = study
+    langs = ["zz_contour", "zz_level"]
     cfg2 = StudyConfig(
-        **{
-            **asdict(cfg),
-            "run_dir": str(tmp_path / "run"),
-            "models": ["fbank"],
-            "langs": ["zz_level"],
-            "train_langs": [],
-        }
+        **{**asdict(cfg), "run_dir": str(tmp_path / "run"), "models": ["fbank"], "langs": langs, "train_langs": []}
     )
-    cfg2.executor = "submitit-local"
+    cfg2.executor, cfg2.langs_per_job = "submitit-local", 2
     summary = run_study(cfg2, progress=False)
-    assert summary.done == ["probe--fbank--zz_level"] and not summary.failed
+    assert not summary.failed and len(summary.done) == 5
     jobs = json.loads((tmp_path / "run" / "logs" / "jobs.json").read_text())
-    assert list(jobs) == ["probe--fbank--zz_level"]
+    assert len(jobs) == 5 and len(set(jobs.values())) == 3, "one fit job (2 languages), the pool, one score job"
+    fit_ids = {jobs[f"fit--fbank--{c}"] for c in langs}
+    assert len(fit_ids) == 1 and jobs["pool--fbank--pooled"] not in fit_ids
     within = json.loads((tmp_path / "run" / "results" / "fbank" / "zz_level.json").read_text())
     first = json.loads(open(f"{cfg.run_dir}/results/fbank/zz_level.json").read())
     assert within["layers"] == first["layers"]

@@ -1,0 +1,271 @@
+"""Scoring fitted probes on a test split: any number of probes in one pass, each result written.
+
+:func:`score_targets` runs ``code``'s test split through the model once and scores every
+:class:`ScoreTarget` on it (:func:`pitchprobe.probe.core.score_many`): a language's own probe, other
+languages' (transfer), pooled ones. Each target gets its result JSON, its per-utterance statistics
+(``.stats.parquet``, from which every metric and the bootstrap follow) and, where asked, its frame
+predictions (``.predictions.parquet``).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from pitchprobe import __version__
+from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.core.layout import ResultFiles
+from pitchprobe.data.manifest import read_manifest
+from pitchprobe.labels.pitch import PitchParams
+from pitchprobe.labels.store import label_params
+from pitchprobe.models.base import Backend
+from pitchprobe.probe import core
+from pitchprobe.probe.frames import RunState, iter_frames, load_records
+from pitchprobe.probe.metrics import TARGETS, Scores
+from pitchprobe.probe.predictions import PredictionWriter, StatsWriter
+from pitchprobe.probe.results import LayerMetrics, ProbeResult, TargetScores, VoicedScores, fingerprint, write_result
+
+FIT_SPLITS = ("train", "dev")
+SCORE_SPLITS = ("test",)
+
+
+@dataclass
+class ScoreTarget:
+    """One probe to score, and where its result goes.
+
+    Attributes
+    ----------
+    probes : Probes
+        Fitted probes of every layer.
+    files : ResultFiles
+        The result JSON, with its statistics and predictions beside it.
+    fit_state : RunState
+        Train and dev counts and the failures of the fit (copied into the result).
+    predictions : bool
+        Keep the frame predictions too (statistics are always kept).
+    fit_seconds : float or None
+        The fit's time, recorded in the result.
+    pooled_languages : list of str or None
+        For a pooled probe: the languages it was fitted on (part of the fingerprint).
+    sums_dtype : str
+        For a pooled probe: the storage of the sums it was fitted from (part of the fingerprint).
+    notes : dict
+        Recorded in the result's ``probe`` section.
+    """
+
+    probes: core.Probes
+    files: ResultFiles
+    fit_state: RunState = field(default_factory=RunState)
+    predictions: bool = True
+    fit_seconds: float | None = None
+    pooled_languages: list[str] | None = None
+    sums_dtype: str = "float64"
+    notes: dict = field(default_factory=dict)
+
+
+def _meta(code: str, target: ScoreTarget, backend: Backend) -> dict:
+    p = target.probes
+    return {"code": code, "train_language": p.code, "model": backend.name, "labels": _labels(p.params)}
+
+
+def score_targets(
+    targets: list[ScoreTarget],
+    code: str,
+    *,
+    root: Path,
+    backend: Backend,
+    alpha: float | None,
+    gender: str = "all",
+    postprocess: bool = False,
+    fail_fast: bool = False,
+    progress: bool = True,
+    t0: float | None = None,
+) -> list[ProbeResult]:
+    """Score every target on ``code``'s test split in one pass through the model; write and return the results.
+
+    Nothing is written unless the whole pass succeeds; raises when no test frame is usable.
+    """
+    t0 = time.perf_counter() if t0 is None else t0
+    params = label_params(root, code)
+    for t in targets:
+        if t.probes.params != params:
+            raise PitchProbeError(
+                f"labels of {code} ({params}) differ from those {t.probes.code}'s probes were fitted on"
+            )
+    state = RunState()
+    records = load_records(root, code, SCORE_SPLITS, gender=gender)
+    n_layers = len(targets[0].probes.coef)
+    writers: list[StatsWriter] = []
+    preds: dict[int, PredictionWriter] = {}
+
+    def keep(frames, pred_of, sums):
+        for i, w in enumerate(writers):
+            w.add(frames.id, sums[i], layers=n_layers)
+        for i, w in preds.items():
+            w.add(frames.id, frames.label_index, frames.f0, list(pred_of(i)))
+
+    ok = False
+    try:
+        for i, t in enumerate(targets):
+            writers.append(StatsWriter(t.files.stats, _meta(code, t, backend)))
+            if t.predictions:
+                preds[i] = PredictionWriter(t.files.predictions, _meta(code, t, backend))
+        frames = iter_frames(
+            backend,
+            root=root,
+            code=code,
+            split="test",
+            records=records,
+            state=state,
+            fail_fast=fail_fast,
+            progress=progress,
+        )
+        scores = core.score_many([t.probes for t in targets], frames, on_utterance=keep)
+        if state.counts["test"].frames == 0:
+            raise PitchProbeError(
+                f"{code}: no usable test frames ({state.counts['test'].failed} test utterances failed"
+                + (f", gender {gender}" if gender != "all" else "")
+                + ")"
+            )
+        ok = True
+    finally:
+        for w in [*writers, *preds.values()]:
+            w.close(ok)
+    out = []
+    for i, (t, sc) in enumerate(zip(targets, scores)):
+        full = RunState()
+        full.counts.update({s: copy.copy(t.fit_state.counts[s]) for s in FIT_SPLITS})
+        full.counts["test"] = copy.copy(state.counts["test"])
+        full.failures = [*t.fit_state.failures, *state.failures]
+        result = build_result(
+            probes=t.probes,
+            code=code,
+            root=root,
+            backend=backend,
+            scores=sc,
+            state=full,
+            alpha=alpha,
+            gender=gender,
+            postprocess=postprocess,
+            pred_path=t.files.predictions if i in preds else None,
+            pooled_languages=t.pooled_languages,
+            sums_dtype=t.sums_dtype,
+            probe_notes=t.notes,
+        )
+        result.wall_seconds = time.perf_counter() - t0
+        result.fit_seconds = t.fit_seconds
+        write_result(t.files.json, result)
+        out.append(result)
+    return out
+
+
+def _labels(params: PitchParams) -> dict:
+    return {
+        **params.__dict__,
+        "hop_samples": params.hop_samples(),
+        "first_centre_samples": params.first_centre_samples(),
+    }
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version(), "pitchprobe": __version__}
+    for pkg in ("numpy", "torch", "transformers", "espnet-s3prl", "amfm_decompy", "soundfile", "pyarrow"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _layer_metrics(scores: Scores, index: int, layer: int, *, postprocess: bool) -> LayerMetrics:
+    m = scores.metrics(index)
+    targets = {}
+    for t in TARGETS:
+        voiced = VoicedScores(**{k: m[t][k] for k in ("voiced_frames", "rmse_hz", "rmse_cents", "r", "r2")})
+        targets[t] = TargetScores(voiced=voiced)
+    a = targets["f0_all"]
+    a.mse_hz2, a.mse_hz2_post, a.frames = m["f0_all"]["mse_hz2"], m["f0_all"]["mse_hz2_post"], m["f0_all"]["frames"]
+    a.mse = a.mse_hz2_post if postprocess else a.mse_hz2
+    return LayerMetrics(layer=layer, **targets)
+
+
+def build_result(
+    *,
+    probes: core.Probes,
+    code: str,
+    root: Path,
+    backend: Backend,
+    scores: Scores,
+    state: RunState,
+    alpha: float | None,
+    gender: str,
+    postprocess: bool,
+    pred_path: Path | None,
+    pooled_languages: list[str] | None = None,
+    sums_dtype: str = "float64",
+    probe_notes: dict | None = None,
+) -> ProbeResult:
+    """The typed result of scoring ``probes`` on ``code`` (``pooled_languages``: of a pooled probe's fit)."""
+    n_layers = len(probes.coef)
+    layers = []
+    for layer in range(n_layers):
+        lm = _layer_metrics(scores, layer, layer, postprocess=postprocess)
+        for i, t in enumerate(TARGETS):
+            lm.target(t).alpha = float(probes.alpha[layer, i])
+            lm.target(t).dev_mse = float(probes.dev_mse[layer, i])
+        layers.append(lm)
+    floor = _layer_metrics(scores, n_layers, -1, postprocess=postprocess)
+    for t, m in zip(TARGETS, probes.train_mean):
+        floor.target(t).train_mean = float(m)
+    records = read_manifest(root, code, splits=("test", "train", "dev"))
+    lang = records[0] if records else {}
+    labels = _labels(probes.params)
+    fp = fingerprint(
+        model=backend.model_identity.as_dict(),
+        labels=probes.params.__dict__,
+        alpha=alpha,
+        train_language=probes.code,
+        test_language=code,
+        gender=gender,
+        fit_splits=FIT_SPLITS,
+        score_splits=SCORE_SPLITS,
+        seed=backend.model_identity.seed,
+        postprocess=postprocess,
+        dtype=backend.dtype,
+        pooled_languages=pooled_languages,
+        sums_dtype=sums_dtype,
+    )
+    return ProbeResult(
+        fingerprint=fp,
+        language={"code": code, **{k: lang.get(k) for k in ("lang_id", "language", "lang_group", "tone_class")}},
+        train_language=probes.code,
+        model=backend.describe(),
+        labels=labels,
+        probe={
+            "targets": list(TARGETS),
+            "alpha": "dev-grid" if alpha is None else alpha,
+            "has_dev": probes.has_dev,
+            "best_layer_chosen_on": "dev" if probes.has_dev else "test",
+            "gender": gender,
+            "postprocess": postprocess,
+            "alignment": "nearest model frame centre within half a model hop (see pitchprobe.core.align)",
+            **(probe_notes or {}),
+        },
+        software=_versions(),
+        counts=dict(state.counts),
+        failures=list(state.failures),
+        layers=layers,
+        baseline_train_mean=floor,
+        predictions=str(pred_path) if pred_path is not None else None,
+        command=list(sys.argv),
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+__all__ = ["FIT_SPLITS", "SCORE_SPLITS", "ScoreTarget", "build_result", "score_targets"]
