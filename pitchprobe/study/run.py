@@ -176,18 +176,19 @@ def _check_labels(cfg: StudyConfig) -> dict[str, dict]:
     return dict(out)
 
 
-def _prepare(cfg: StudyConfig) -> tuple[StudyConfig, list[Unit], list[Unit]]:
-    """:func:`prepare`, plus the units to run and those done already (each result is read once)."""
+def _prepare(cfg: StudyConfig) -> tuple[StudyConfig, list[Unit]]:
+    """:func:`prepare`, plus the units not done yet (whose languages are gathered and labelled first)."""
     if cfg.executor not in EXECUTORS:
         raise UnknownNameError("executor", cfg.executor, EXECUTORS)
     cfg = resolved(cfg)
     if cfg.run_dir is None:
         cfg = replace(cfg, run_dir=str(default_run_dir(Path(cfg.data_dir))))
-    problems, todo, done = [], [], []
+    problems, todo = [], []
     for unit in units_of(cfg):
         _, stale = stale_outputs(cfg, unit)
         problems += [f"{unit.uid}: {name}: " + "; ".join(diff) for name, diff in stale.items()]
-        (done if is_done(cfg, unit) else todo).append(unit)
+        if not is_done(cfg, unit):
+            todo.append(unit)
     labels = _check_labels(cfg)
     if (problems or labels) and not cfg.overwrite:
         lines = ["this run directory holds results made under another configuration:", *problems[:20]]
@@ -211,7 +212,7 @@ def _prepare(cfg: StudyConfig) -> tuple[StudyConfig, list[Unit], list[Unit]]:
                 fail_fast=cfg.fail_fast,
                 progress=False,
             )
-    return cfg, todo, done
+    return cfg, todo
 
 
 def prepare(cfg: StudyConfig) -> StudyConfig:
@@ -256,7 +257,7 @@ def _groups(cfg: StudyConfig, units: list[Unit]) -> list[list[Unit]]:
 
 
 def _run_locked(cfg: StudyConfig, *, progress: bool, loader: Loader | None) -> StudySummary:
-    cfg, todo, _ = _prepare(cfg)
+    cfg, todo = _prepare(cfg)
     run = RunLayout(cfg.run_dir)
     write_json(run.config, cfg.as_dict())
     summary = StudySummary()
@@ -292,9 +293,7 @@ def _run_locked(cfg: StudyConfig, *, progress: bool, loader: Loader | None) -> S
                 units.append(unit)
         if not units:
             continue
-        if ex is None:
-            ex = _submitit_executor(cfg) if cfg.executor != "local" else None
-        if ex is None:
+        if cfg.executor == "local":
             for unit in units:
                 if cfg.fail_fast and summary.failed:
                     break
@@ -302,6 +301,7 @@ def _run_locked(cfg: StudyConfig, *, progress: bool, loader: Loader | None) -> S
                 _record(summary, run_unit(cfg, unit, backends, prepared=bad_langs, loader=loader))
                 bar.update()
             continue
+        ex = ex or _submitit_executor(cfg)  # made once, when the first jobs are due
         jobs = [(group, ex.submit(run_units, cfg, group, prepared=bad_langs)) for group in _groups(cfg, units)]
         _log_jobs(run, jobs)
         for group, job in jobs:

@@ -240,8 +240,8 @@ def run_score(cfg: StudyConfig, unit: Unit, backend: Backend) -> dict[str, str]:
 
     run, tag, code = RunLayout(cfg.run_dir), unit.model_tag, unit.code
     missing, stale = stale_outputs(cfg, unit)
-    todo = [t for t in score_outputs(cfg, unit) if t in set(missing) | set(stale)]
     outputs = score_outputs(cfg, unit)
+    todo = [t for t in outputs if t in set(missing) | set(stale)]
     pool = pool_record(cfg, unit.model) if cfg.pooled else None
     problems, targets = {}, []
     for train in todo:
