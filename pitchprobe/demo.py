@@ -3,12 +3,12 @@
 1. :func:`pitchprobe.data.synth.write_corpus` writes three pseudo-languages (level
    tones, contour tones, intonation only), speakers in low and high registers,
    voiced and unvoiced stretches, in the FLEURS repository layout.
-2. ``gather`` reads it through ``--source``, ``labels`` runs pYAAPT, and the
-   labels are compared with the true F0.
+2. ``gather`` reads it through ``--source``, ``labels`` runs pYAAPT (and Praat and
+   SwiftF0 when ``pitchprobe[trackers]`` is installed), and the labels are compared with the true F0.
 3. A small study (:mod:`pitchprobe.study.run`) probes every language with S3PRL
    ``fbank`` and a random-init HuBERT-base (transformers ``HubertConfig()``:
    no download), adds transfer from ``zz_intonation`` and the pooled and
-   leave-one-language-out probes, and writes the tables,
+   leave-one-language-out probes, compares the trackers, and writes the tables,
    figures and ``study/report.html``.
 """
 
@@ -22,8 +22,22 @@ import numpy as np
 from pitchprobe.core.layout import data_dir as default_data_dir
 
 
-def label_accuracy(*, root: Path, corpus: Path, code: str, split: str = "test") -> dict:
-    """Compare stored pYAAPT labels with the synthetic truth.
+def installed_trackers() -> list[str]:
+    """pYAAPT, then every other tracker whose package is installed."""
+    from pitchprobe.labels.trackers import DEFAULT_TRACKER, TRACKERS, TrackerMissingError, require
+
+    out = [DEFAULT_TRACKER]
+    for name in TRACKERS:
+        try:
+            require(name)
+        except TrackerMissingError:
+            continue
+        out += [name] if name != DEFAULT_TRACKER else []
+    return out
+
+
+def label_accuracy(*, root: Path, corpus: Path, code: str, split: str = "test", tracker: str = "pyaapt") -> dict:
+    """Compare stored labels of ``tracker`` with the synthetic truth (taken where the labels' frames sit).
 
     Returns
     -------
@@ -37,7 +51,7 @@ def label_accuracy(*, root: Path, corpus: Path, code: str, split: str = "test") 
 
     agree = total = 0
     rel = []
-    for rec in read_labels(root, code, split).values():
+    for rec in read_labels(root, code, split, tracker).values():
         if rec.status != "ok":
             continue
         truth = np.load(corpus / "truth" / code / split / f"{rec.id}.npy")
@@ -72,6 +86,8 @@ def run_demo(
     from pitchprobe.data.languages import load_table
     from pitchprobe.data.synth import write_corpus
     from pitchprobe.labels.make import make_labels
+    from pitchprobe.labels.pitch import PitchParams
+    from pitchprobe.labels.trackers import INSTALL_HINT
     from pitchprobe.probe.console import summary_text
 
     t0 = time.perf_counter()
@@ -84,15 +100,19 @@ def run_demo(
     print(f"1. synthetic corpus in the FLEURS layout: {corpus} ({', '.join(lang.code for lang in langs)})")
     for s in gather(langs, root=root, source=LocalSource(corpus)):
         print(f"   gathered {s.code}: {s.kept}")
-    print("2. pYAAPT labels (25 ms frames every 20 ms), compared with the true F0 on the test split:")
+    trackers = installed_trackers()
+    print(f"2. F0 labels by {', '.join(trackers)} (frames every 20 ms), compared with the true F0 on the test split:")
+    if len(trackers) == 1:
+        print(f"   (other trackers: {INSTALL_HINT})")
     for lang in langs:
-        s = make_labels(lang.code, root=root, progress=progress)
-        acc = label_accuracy(root=root, corpus=corpus, code=lang.code)
-        print(
-            f"   {lang.code:<14} {s.total} utterances, {len(s.failed)} failed | voicing agreement "
-            f"{acc['voicing_agreement']:.1%}, median |error| {acc['median_abs_rel_error']:.2%}, "
-            f"gross errors (>20 %) {acc['gross_error_rate']:.1%}"
-        )
+        for tracker in trackers:
+            s = make_labels(lang.code, root=root, params=PitchParams(tracker=tracker), progress=progress)
+            acc = label_accuracy(root=root, corpus=corpus, code=lang.code, tracker=tracker)
+            print(
+                f"   {lang.code:<14} {tracker:<7} {s.total} utterances, {len(s.failed)} failed | voicing agreement "
+                f"{acc['voicing_agreement']:.1%}, median |error| {acc['median_abs_rel_error']:.2%}, "
+                f"gross errors (>20 %) {acc['gross_error_rate']:.1%}"
+            )
     from pitchprobe.study.run import StudyConfig, run_study
 
     hubert_dir = root / "models" / "hubert-base-config"
@@ -104,12 +124,14 @@ def run_demo(
         data_dir=str(root),
         train_langs=["zz_intonation"],  # the "English" of the demo: intonation only, no lexical tone
         pooled=True,  # and the probes fitted on every language, and on every other language
+        trackers=trackers,  # pYAAPT's labels are probed; the others are compared with them
         languages_table=str(corpus / "languages.tsv"),
         source=str(corpus),
         device=device,
         seed=seed,
         bootstrap=500,
         permutations=2000,
+        overwrite=True,  # the demo's own folder: results of an older pitchprobe there are recomputed
     )
     print("3. study: fbank and a random-init HuBERT-base on every language, transfer from zz_intonation, pooled")
     summary = run_study(cfg, progress=progress)

@@ -60,7 +60,7 @@ def load_results(run_dir: Path) -> list[tuple[str, ProbeResult]]:
 
 
 def _metric_value(lm: LayerMetrics, target: str, metric: str) -> tuple[float | None, int | None]:
-    if metric.startswith("mse"):
+    if metric in ("mse_hz2", "mse_hz2_post"):
         return getattr(lm.f0_all, metric), lm.f0_all.frames
     v = lm.target(target).voiced
     return getattr(v, metric), v.voiced_frames
@@ -161,6 +161,33 @@ def best_layers(df: pd.DataFrame, *, target: str = "f0_voiced", metric: str = "r
     out = sel.loc[picks].reset_index(drop=True)
     out["chosen_on"] = on
     return out
+
+
+HEADLINE = (  # (column, target, metric): the report's headline pair, then pooled r of the voiced-F0 probe
+    ("movement", "st_utt", "r_within"),
+    ("register", "register", "r"),
+    ("pooled_r", "f0_voiced", "r"),
+)
+
+
+def headline_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, language), within-language: movement (within-utterance r of ``st_utt``), register (r of
+    ``register``) and pooled r of ``f0_voiced``, each at its own probe's best layer (lowest dev MSE)."""
+    within = df[df.kind == "within"]
+    out = None
+    for column, target, metric in HEADLINE:
+        best = best_layers(within, target=target, metric=metric)
+        part = best[["model_tag", "code", "language", "tone_class", "value", "ci_low", "ci_high", "layer"]].rename(
+            columns={
+                "value": column,
+                "ci_low": f"{column}_low",
+                "ci_high": f"{column}_high",
+                "layer": f"{column}_layer",
+            }
+        )
+        keys = ["model_tag", "code", "language", "tone_class"]
+        out = part if out is None else out.merge(part, on=keys, how="outer")
+    return out.sort_values(["model_tag", "code"]).reset_index(drop=True) if out is not None else pd.DataFrame()
 
 
 def transfer_table(df: pd.DataFrame, *, target: str = "f0_voiced", metric: str = "r") -> pd.DataFrame:

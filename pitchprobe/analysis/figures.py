@@ -45,8 +45,22 @@ def _subplots(*args, figsize, **kwargs):
 
 
 def _label(target: str, metric: str) -> str:
-    names = {"r": "Pearson r", "r2": "R²", "rmse_hz": "RMSE (Hz)", "rmse_cents": "RMSE (cents)", "mse_hz2": "MSE (Hz²)"}
-    probes = {"f0_all": "F0 probe, all frames", "f0_voiced": "F0 probe, voiced", "logf0_voiced": "log-F0 probe, voiced"}
+    names = {
+        "r": "Pearson r",
+        "r2": "R²",
+        "r_within": "within-utterance r",
+        "rmse_hz": "RMSE (Hz)",
+        "rmse_cents": "RMSE (cents)",
+        "mse_hz2": "MSE (Hz²)",
+        "mse_log": "log-F0 MSE",
+    }
+    probes = {
+        "f0_all": "F0 probe, all frames",
+        "f0_voiced": "F0 probe, voiced",
+        "logf0_voiced": "log-F0 probe, voiced",
+        "st_utt": "movement (st re utterance median)",
+        "register": "register (utterance median, st)",
+    }
     return f"{names.get(metric, metric)} — {probes.get(target, target)}"
 
 
@@ -73,8 +87,12 @@ def _model_order(df: pd.DataFrame) -> list[str]:
 
 
 @_styled
-def best_layer_per_language(df, out_dir, *, target="f0_voiced", metric="r") -> Path:
-    """(a) Best-layer metric per language, sorted, English highlighted, mean line, bootstrap whiskers."""
+def best_layer_per_language(df, out_dir, *, target="f0_voiced", metric="r", ceiling=None) -> Path:
+    """(a) Best-layer metric per language, sorted, English highlighted, mean line, bootstrap whiskers.
+
+    ``ceiling`` ``{code: r}``: the between-tracker r of each language, drawn as a tick over its bar (no
+    probe can correlate with one tracker's labels better than another tracker does).
+    """
     best = best_layers(_within(df), target=target, metric=metric)
     models = _model_order(best)
     n_lang = best.code.nunique()
@@ -89,10 +107,14 @@ def best_layer_per_language(df, out_dir, *, target="f0_voiced", metric="r") -> P
         if np.isfinite(err).any():
             ax.errorbar(x, b.value, yerr=np.nan_to_num(err), fmt="none", ecolor="0.3", lw=0.8, capsize=2)
         ax.axhline(b.value.mean(), color=OKABE_ITO[1], ls="--", lw=1.2, label=f"mean {b.value.mean():.3f}")
+        if ceiling:
+            top = np.array([ceiling.get(c, np.nan) for c in b.code])
+            ax.scatter(x, top, marker="_", s=160, color="k", lw=2, zorder=3, label="between-tracker r (ceiling)")
+            ax.set_ylim(top=max(ax.get_ylim()[1], 1.05))
         ax.set_xticks(x, b.code, rotation=90, fontsize=8 if n_lang > 30 else 9)
         ax.set_title(f"{tag}: best layer per language")
         ax.set_ylabel(_label(target, metric), fontsize=8)
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
     return _save(fig, out_dir, "a_best_layer_per_language")
 
@@ -191,6 +213,32 @@ def models_by_layer(df, out_dir, *, target="f0_voiced", metric="r") -> Path:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return _save(fig, out_dir, "e_models_by_layer")
+
+
+@_styled
+def movement_register(headline: pd.DataFrame, out_dir) -> Path | None:
+    """(h) Movement (within-utterance r of ``st_utt``) against register (r of ``register``) per language, one
+    panel per model, each at its own best layer; tonal languages in orange."""
+    if headline.empty or headline[["movement", "register"]].isna().all().all():
+        return None
+    models = sorted(headline.model_tag.unique())
+    fig, axes = _subplots(1, len(models), figsize=(4.2 * len(models), 4), squeeze=False)
+    for ax, tag in zip(axes[0], models):
+        h = headline[headline.model_tag == tag]
+        tonal = h.tone_class.astype(str) == "tonal"
+        for mask, color, label in ((~tonal, OKABE_ITO[0], "non-tonal / other"), (tonal, OKABE_ITO[1], "tonal")):
+            ax.scatter(h.register[mask], h.movement[mask], color=color, s=22, label=label)
+        for _, row in h.iterrows() if len(h) <= 30 else ():
+            ax.annotate(row.code, (row.register, row.movement), fontsize=7, xytext=(3, 2), textcoords="offset points")
+        ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls=":")
+        ax.set_xlim(min(-0.05, np.nanmin(h.register) - 0.05), 1.02)
+        ax.set_ylim(min(-0.05, np.nanmin(h.movement) - 0.05), 1.02)
+        ax.set_xlabel("register: r of the utterance-median probe")
+        ax.set_ylabel("movement: within-utterance r (st re median)")
+        ax.set_title(tag)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return _save(fig, out_dir, "h_movement_register")
 
 
 @_styled

@@ -12,18 +12,24 @@ Writes, inside the run directory:
 
 from __future__ import annotations
 
-import base64
-import html
-import json
 import shlex
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from pitchprobe.analysis import figures
-from pitchprobe.analysis.aggregate import best_layers, load_results, tidy_table, transfer_table, write_tables
+from pitchprobe.analysis import labels as labels_report
+from pitchprobe.analysis.aggregate import (
+    best_layers,
+    headline_table,
+    load_results,
+    tidy_table,
+    transfer_table,
+    write_tables,
+)
+from pitchprobe.analysis.render import write_html, write_markdown
 from pitchprobe.analysis.stats import compare_languages, group_permutation_test, utterance_stats
+from pitchprobe.analysis.tables import data_table, models_table, pooled_text
 from pitchprobe.core.atomic import atomic_path, write_json, write_text
 from pitchprobe.core.layout import RunLayout
 from pitchprobe.probe.results import ProbeResult, read_result
@@ -39,10 +45,19 @@ def _reference(codes: list[str], train_langs: list[str]) -> str | None:
     return None
 
 
-def run_tests(run_dir: Path, df: pd.DataFrame, *, permutations: int, seed: int, train_langs=()) -> dict:
+def run_tests(
+    run_dir: Path,
+    df: pd.DataFrame,
+    *,
+    permutations: int,
+    seed: int,
+    train_langs=(),
+    target: str = TARGET,
+    metric: str = METRIC,
+) -> dict:
     """Tone-class and group tests on best-layer values, and each language against the reference language."""
-    best = best_layers(df[df.kind == "within"], target=TARGET, metric=METRIC)
-    out = {"target": TARGET, "metric": METRIC, "tone_class": {}, "lang_group": {}, "vs_reference": {}}
+    best = best_layers(df[df.kind == "within"], target=target, metric=metric)
+    out = {"target": target, "metric": metric, "tone_class": {}, "lang_group": {}, "vs_reference": {}}
     for tag, b in best.groupby("model_tag"):
         for col in ("tone_class", "lang_group"):
             out[col][tag] = group_permutation_test(b.value, b[col].astype(str), n_perm=permutations, seed=seed)
@@ -64,82 +79,13 @@ def run_tests(run_dir: Path, df: pd.DataFrame, *, permutations: int, seed: int, 
                 stats[ref],
                 layer_a=int(layer[code]),
                 layer_b=int(layer[ref]),
-                target=TARGET,
-                metric=METRIC,
+                target=target,
+                metric=metric,
                 n_perm=permutations,
                 seed=seed,
             )
         out["vs_reference"][tag] = {"reference": ref, "languages": comps}
     return out
-
-
-def _md_table(df: pd.DataFrame) -> str:
-    def cell(x):
-        if isinstance(x, float):
-            return "" if np.isnan(x) else f"{x:.4g}"
-        return str(x)
-
-    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines)
-
-
-def _data_table(within: list[ProbeResult]) -> pd.DataFrame:
-    rows = {}
-    for res in within:
-        lang, c = res.language, res.counts
-        if lang["code"] in rows:
-            continue
-        rows[lang["code"]] = {
-            "code": lang["code"],
-            "lang_id": lang.get("lang_id"),
-            "language": lang.get("language"),
-            "group": lang.get("lang_group"),
-            "tone class": lang.get("tone_class"),
-            "hours": round(sum(c[s].audio_seconds for s in c) / 3600, 3),
-            **{f"{s} utt": c[s].utterances for s in ("train", "dev", "test")},
-            "failed": sum(c[s].failed for s in c),
-            "dropped frames": sum(c[s].dropped_frames for s in c),
-        }
-    return pd.DataFrame(list(rows.values()))
-
-
-def _models_table(within: list[ProbeResult]) -> tuple[pd.DataFrame, dict]:
-    rows, software = {}, {}
-    for res in within:
-        m = res.model
-        software = res.software or software
-        rows[res.tag] = {
-            "model": res.tag,
-            "name": m["name"],
-            "backend": m["backend"],
-            "random init": m["random_init"],
-            "layers": m["num_layers"],
-            "hop (samples)": m["hop_samples"],
-            "first frame centre (samples)": m["first_centre_samples"],
-            "device": m["device"],
-        }
-    return pd.DataFrame(list(rows.values())), software
-
-
-def _pooled_text(layout: RunLayout, tags: list[str]) -> str:
-    """What the pooled probes were fitted on, and the disk their sums took, per model (empty without them)."""
-    parts = []
-    for tag in tags:
-        path = layout.pool_record(tag)
-        if path.is_file():
-            rec = json.loads(path.read_text())
-            left = f", leaving out {', '.join(rec['excluded'])} (no fit)" if rec["excluded"] else ""
-            parts.append(
-                f"{tag}: {len(rec['languages'])} languages{left}, sums {rec['sums_bytes'] / 1e6:.0f} MB in all "
-                f"({rec['sums_bytes'] / 1e6 / max(len(rec['languages']), 1):.1f} MB per language)"
-            )
-    if not parts:
-        return ""
-    return (
-        " Pooled probes: fitted on the sum of every study language's train sums (alpha on the pooled dev sums); "
-        "the probe that leaves a language out on the pooled sums minus its own. " + "; ".join(parts) + "."
-    )
 
 
 def _commands(run_dir: Path, within: list[ProbeResult]) -> list[str]:
@@ -151,18 +97,25 @@ def _commands(run_dir: Path, within: list[ProbeResult]) -> list[str]:
     return [study_command(cfg), f"pitchprobe report {shlex.quote(str(layout.root))}"]
 
 
-def _figures(run_dir: Path, df: pd.DataFrame, fig_dir: Path, tests: dict) -> list[tuple[str, Path]]:
-    figs = [("(a) Best layer per language", figures.best_layer_per_language(df, fig_dir))]
-    figs += [("(b) Every layer across languages", p) for p in figures.layers_by_language(df, fig_dir)]
-    figs.append(("(c) By language group", figures.by_group(df, fig_dir, tests=tests["lang_group"])))
-    figs.append(("(d) By tone class", figures.by_tone_class(df, fig_dir, tests=tests["tone_class"])))
-    figs.append(("(e) Models compared layer by layer", figures.models_by_layer(df, fig_dir)))
-    tr = figures.transfer(df, fig_dir)
+def _figures(
+    run_dir: Path, df: pd.DataFrame, fig_dir: Path, tests: dict, *, target: str, metric: str, ceiling: dict
+) -> list[tuple[str, Path]]:
+    kw = {"target": target, "metric": metric}
+    a = figures.best_layer_per_language(df, fig_dir, ceiling=ceiling, **kw)
+    figs = [("(a) Best layer per language" + (", with the between-tracker r (ceiling)" if ceiling else ""), a)]
+    figs += [("(b) Every layer across languages", p) for p in figures.layers_by_language(df, fig_dir, **kw)]
+    figs.append(("(c) By language group", figures.by_group(df, fig_dir, tests=tests["lang_group"], **kw)))
+    figs.append(("(d) By tone class", figures.by_tone_class(df, fig_dir, tests=tests["tone_class"], **kw)))
+    figs.append(("(e) Models compared layer by layer", figures.models_by_layer(df, fig_dir, **kw)))
+    tr = figures.transfer(df, fig_dir, **kw)
     if tr is not None:
         figs.append(("(f) Cross-lingual transfer", tr))
     ex = figures.contour_examples(run_dir, df, fig_dir)
     if ex is not None:
         figs.append(("(g) Data examples", ex))
+    mr = figures.movement_register(headline_table(df), fig_dir)
+    if mr is not None:
+        figs.append(("(h) Movement against register", mr))
     return figs
 
 
@@ -224,7 +177,8 @@ def make_report(
     if df.empty:
         write_text(layout.report_md, "# pitchprobe study\n\nNo results yet.\n")
         return layout.report_md
-    best = best_layers(df[df.kind == "within"], target=TARGET, metric=METRIC)
+    target, metric = cfg.headline if cfg else (TARGET, METRIC)
+    best = best_layers(df[df.kind == "within"], target=target, metric=metric)
     cols = [
         "model_tag",
         "code",
@@ -241,18 +195,38 @@ def make_report(
     best_tab = best[cols].sort_values(["model_tag", "value"], ascending=[True, False])
     with atomic_path(layout.tables / "best_layers.csv") as tmp:
         best_tab.to_csv(tmp, index=False)
-    transfer_tab = transfer_table(df, target=TARGET, metric=METRIC)
+    transfer_tab = transfer_table(df, target=target, metric=metric)
     transfer_tab = transfer_tab[transfer_tab[["pooled", "others", "single_mean"]].notna().any(axis=1)]
     if not transfer_tab.empty:
         with atomic_path(layout.tables / "transfer.csv") as tmp:
             transfer_tab.to_csv(tmp, index=False)
-    tests = run_tests(run_dir, df, permutations=permutations, seed=seed, train_langs=cfg.train_langs if cfg else [])
+    tests = run_tests(
+        run_dir,
+        df,
+        permutations=permutations,
+        seed=seed,
+        train_langs=cfg.train_langs if cfg else [],
+        target=target,
+        metric=metric,
+    )
     write_json(layout.tables / "tests.json", tests)
+    headline_tab = headline_table(df)
+    with atomic_path(layout.tables / "headline.csv") as tmp:
+        headline_tab.to_csv(tmp, index=False)
+    codes, trackers = sorted(set(df.code)), list(cfg.trackers) if cfg else []
+    agreement_tab = labels_report.agreement_table(Path(cfg.data_dir), codes, trackers) if cfg else pd.DataFrame()
+    if not agreement_tab.empty:
+        with atomic_path(layout.tables / "agreement.csv") as tmp:
+            agreement_tab.to_csv(tmp, index=False)
+    timing_tab = labels_report.timing_table(Path(cfg.data_dir), codes, trackers) if cfg else pd.DataFrame()
+    frames_tab = labels_report.frames_table(within)
 
     fig_dir = layout.figures
-    figs = _figures(run_dir, df, fig_dir, tests) if not best.empty else []
-    data_tab = _data_table(within)
-    models_tab, software = _models_table(within)
+    source = (cfg.params.tracker if cfg else "pyaapt") if (target, metric) == (TARGET, METRIC) else None
+    ceil = labels_report.ceiling(agreement_tab, source) if source else {}
+    figs = _figures(run_dir, df, fig_dir, tests, target=target, metric=metric, ceiling=ceil) if not best.empty else []
+    data_tab = data_table(within)
+    models_tab, software = models_table(within)
     first = within[0] if within else results[0][1]
     test_rows = []
     for kind in ("tone_class", "lang_group"):
@@ -284,6 +258,11 @@ def make_report(
         chosen = "Best layer: lowest dev MSE of the voiced-F0 probe (the test split is not used to choose it)."
         best_title = "Best layer per language (lowest dev MSE; r and 95 % interval on test)"
     alpha = first.probe.get("alpha")
+    headline = (
+        "log-F0 MSE of the log-F0 probe on voiced frames (SUPERB-prosody's pitch_libritts metric; lower is better)"
+        if (target, metric) == ("logf0_voiced", "mse_log")
+        else "Pearson r of the voiced-F0 probe (pooled over test frames)"
+    )
     sections = [
         (
             "The question",
@@ -291,23 +270,44 @@ def make_report(
             "on English keep it for other languages, tonal ones especially? How do they compare with fbank and with "
             "their own untrained (random-init) copies?",
         ),
+        ("Headline: movement and register", labels_report.READING_TEXT, labels_report.headline_view(headline_tab)),
         ("Data", None, data_tab),
         ("Models", None, models_tab),
         (
             "Method",
-            f"Labels: pYAAPT (amfm_decompy) `.samp_values`, frame length {labels['frame_length_ms']} ms, hop "
-            f"{labels['frame_space_ms']} ms, F0 range {labels['f0_min_hz']}–{labels['f0_max_hz']} Hz; label frame k "
-            f"centred at sample {labels['first_centre_samples']} + {labels['hop_samples']}k. "
-            "Alignment: each label frame takes the real model frame with the nearest centre and is dropped when none "
-            "lies within half a model hop. Probe: ridge regression with intercept per layer, fitted from streaming "
-            "float64 sums on the train split; alpha chosen per layer and target on the dev split from a grid "
-            f"(0 and trace(C)/D·10^k, k=−6…2) unless fixed (here: {alpha}); dev MSE is computed either way. "
-            "Every utterance went through each model once: one pass over a language's train and dev splits "
-            "fitted its probes (and kept its sums for the pooled probes), one pass over its test split scored "
-            f"every probe that applies to it. {chosen} Headline metric: Pearson r of the voiced-F0 probe on the "
-            f"test split, with {bootstrap}-sample bootstrap 95 % intervals over test utterances; group differences by "
-            f"permutation tests ({permutations} permutations, seed {seed})."
-            + _pooled_text(layout, sorted({r.tag for r in within})),
+            labels_report.labels_text(labels, trackers, timing_tab)
+            + "\n\nAlignment: each label frame takes the real model frame with the nearest centre and is dropped "
+            "when none lies within half a model hop. Probe: ridge regression with intercept per layer and target, "
+            "fitted from streaming float64 sums on the train split; alpha chosen per layer and target on the dev "
+            f"split from a grid (0 and trace(C)/D·10^k, k=−6…2) unless fixed (here: {alpha}); dev MSE is computed "
+            "either way. Every utterance went through each model once: one pass over a language's train and dev "
+            "splits fitted its probes (and kept its sums for the pooled probes), one pass over its test split scored "
+            f"every probe that applies to it. {chosen}\n\n" + labels_report.TARGETS_TEXT + f"\n\nTables below: "
+            f"{headline}, on the test split, with {bootstrap}-sample bootstrap 95 % intervals over test utterances; "
+            f"group differences by permutation tests ({permutations} permutations, seed {seed})."
+            + pooled_text(layout, sorted({r.tag for r in within})),
+        ),
+        ("Pitch trackers: licences and measured timing", None, timing_tab),
+        *(
+            [
+                (
+                    "Tracker agreement",
+                    "Per language and pair of trackers, over the test frames both labelled (the first tracker is "
+                    "the reference): voicing agreement; gross pitch error (more than 20 % off, on frames both call "
+                    "voiced); octave down and up (within 100 cents of half or double the reference); median "
+                    "absolute deviation in cents; r between the trackers on frames both call voiced (in Hz; r_log "
+                    "in log F0). The between-tracker r is the ceiling on a probe's r against one tracker's labels: "
+                    "figure (a) draws it over each language's bar.",
+                    agreement_tab,
+                )
+            ]
+            if not agreement_tab.empty
+            else []
+        ),
+        (
+            "Frames used",
+            "Label frames the probes were fitted and scored on (all splits), and those masked.",
+            frames_tab,
         ),
         (best_title, None, best_tab),
         ("Statistical tests", None, tests_tab),
@@ -337,53 +337,5 @@ def make_report(
         more = f" and {len(leftovers) - 20} more" if len(leftovers) > 20 else ""
         sections.insert(1, ("Not reported", f"Results of no unit of this study (left out): {names}{more}."))
     cmds = _commands(run_dir, within)
-    _write_markdown(layout, sections, figs, cmds)
-    return _write_html(layout, sections, figs, cmds)
-
-
-def _write_markdown(layout: RunLayout, sections, figs, cmds) -> None:
-    out = ["# pitchprobe study", ""]
-    for sec in sections:
-        out += [f"## {sec[0]}", ""]
-        if len(sec) == 3:
-            out += [_md_table(sec[2]) if not sec[2].empty else "(none)", ""]
-        elif sec[1] == "figs":
-            for title, p in figs:
-                out += [f"### {title}", "", f"![{title}]({p.relative_to(layout.root).as_posix()})", ""]
-        elif sec[1] == "cmds":
-            out += ["```bash", *cmds, "```", ""]
-        else:
-            out += [sec[1], ""]
-    write_text(layout.report_md, "\n".join(out))
-
-
-def _write_html(layout: RunLayout, sections, figs, cmds) -> Path:
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse;font-size:.85em;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .5em}"
-        "th{background:#eef}img{max-width:100%;border:1px solid #eee}pre{background:#f6f6f6;padding:1em;overflow:auto}"
-    )
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>pitchprobe study</title><style>{style}</style>"]
-    out.append("</head><body><h1>pitchprobe study</h1>")
-    for sec in sections:
-        out.append(f"<h2>{html.escape(sec[0])}</h2>")
-        if len(sec) == 3:
-            out.append(
-                sec[2].to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="")
-                if not sec[2].empty
-                else "<p>(none)</p>"
-            )
-        elif sec[1] == "figs":
-            for title, p in figs:
-                data = base64.b64encode(p.read_bytes()).decode("ascii")
-                out.append(
-                    f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='data:image/png;base64,{data}'>"
-                )
-        elif sec[1] == "cmds":
-            out.append("<pre>" + html.escape("\n".join(cmds)) + "</pre>")
-        else:
-            out.append("<p>" + html.escape(sec[1]).replace("\n", "<br>") + "</p>")
-    out.append("</body></html>")
-    path = layout.report_html
-    write_text(path, "\n".join(out))
-    return path
+    write_markdown(layout, sections, figs, cmds)
+    return write_html(layout, sections, figs, cmds)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pitchprobe.probe.metrics import METRICS, SUM_NAMES, TARGETS, utterance_sums
+from pitchprobe.probe.metrics import METRICS, NOT_SUMMED, SUM_NAMES, TARGETS, utterance_sums
 from pitchprobe.probe.metrics import metric as _metric
 
 PERMUTATION_CHUNK = 2000  # permutations held in memory at once
@@ -58,12 +58,14 @@ def utterance_stats(path: str | Path) -> UtteranceStats:
         return UtteranceStats(ids, layers, sums)
     meta = json.loads(table.schema.metadata[b"pitchprobe"])
     f0_min, f0_max = meta["labels"]["f0_min_hz"], meta["labels"]["f0_max_hz"]
+    thresholds = meta.get("voicing_threshold")
     cols = [f"pred_{t}" for t in TARGETS]
     for rec in df.itertuples(index=False):
         pred = np.stack([np.asarray(getattr(rec, c), dtype=np.float64) for c in cols], axis=1)[None]
-        one = utterance_sums(pred, np.asarray(rec.f0_hz, dtype=np.float64), f0_min=f0_min, f0_max=f0_max)
-        for name, val in one.items():
-            sums[name][row_of[rec.id], rec.layer] = val[0]
+        tau = None if thresholds is None else [thresholds[rec.layer]]
+        one = utterance_sums(pred, np.asarray(rec.f0_hz, dtype=np.float64), f0_min=f0_min, f0_max=f0_max, threshold=tau)
+        for name in SUM_NAMES:  # the ROC histograms are not per-utterance statistics
+            sums[name][row_of[rec.id], rec.layer] = one[name][0]
     return UtteranceStats(ids, layers, sums)
 
 
@@ -81,7 +83,7 @@ def bootstrap(stats: UtteranceStats, *, n_boot: int = 1000, seed: int = 0, level
     q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
     out = {}
     for t, metrics in METRICS.items():
-        for m in metrics:
+        for m in (m for m in metrics if (t, m) not in NOT_SUMMED):
             vals = metrics_from(total, t, m)
             lo, hi = np.nanpercentile(vals, q, axis=0) if np.isfinite(vals).any() else (vals[0] * np.nan,) * 2
             out[(t, m)] = (lo, hi)

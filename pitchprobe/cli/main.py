@@ -130,10 +130,16 @@ def _finish(failed: list[tuple[str, str]], total: int, what: str) -> int:
 def cmd_labels(args) -> int:
     from pitchprobe.core.layout import manifest_path
     from pitchprobe.data.fleurs import gather_language
+    from pitchprobe.labels.consensus import consensus_params, make_consensus
     from pitchprobe.labels.make import make_labels
     from pitchprobe.labels.pitch import PitchParams
+    from pitchprobe.labels.trackers import require
 
-    params = PitchParams(args.frame_length, args.frame_space, args.f0_min, args.f0_max)
+    trackers = split_list(args.tracker)
+    every = [PitchParams(args.frame_length, args.frame_space, args.f0_min, args.f0_max, t) for t in trackers]
+    for t in trackers:
+        require(t)  # an unknown or missing tracker is one message, before any language starts
+    combined = consensus_params(every[0], trackers) if args.consensus else None
     root = _root(args)
     langs = _langs(args, args.langs)
 
@@ -145,26 +151,33 @@ def cmd_labels(args) -> int:
             _print_gathered(gathered)
             if not gathered.ok:
                 raise PitchProbeError(f"gathering failed: {gathered.failure}")
-        s = make_labels(
-            lang.code,
-            root=root,
-            params=params,
-            jobs=args.jobs,
-            splits=args.splits,
-            fail_fast=args.fail_fast,
-            overwrite=args.overwrite,
-            retry_failed=args.retry_failed,
-            progress=not args.quiet,
-        )
-        speed = s.audio_seconds / s.wall_seconds if s.wall_seconds else 0.0
-        print(
-            f"{s.code}: {s.total} utterances, {s.already_done} already labelled, {s.computed} labelled now "
-            f"({s.retried} retried; {s.audio_seconds:.0f} s of audio, {speed:.0f}x real time), {len(s.failed)} failed"
-        )
-        for f in s.failed:
-            print(f"  failed: {f['split']}/{f['id']}: {f['reason']}: {f['message']}")
-        if s.total and not s.ok:
-            raise PitchProbeError(f"no utterance could be labelled ({len(s.failed)} failed)")
+        for params in every:
+            s = make_labels(
+                lang.code,
+                root=root,
+                params=params,
+                jobs=args.jobs,
+                splits=args.splits,
+                fail_fast=args.fail_fast,
+                overwrite=args.overwrite,
+                retry_failed=args.retry_failed,
+                progress=not args.quiet,
+            )
+            speed = s.audio_seconds / s.wall_seconds if s.wall_seconds else 0.0
+            print(
+                f"{s.code} ({params.tracker}): {s.total} utterances, {s.already_done} already labelled, "
+                f"{s.computed} labelled now ({s.retried} retried; {s.audio_seconds:.0f} s of audio, "
+                f"{speed:.0f}x real time), {len(s.failed)} failed"
+            )
+            for f in s.failed:
+                print(f"  failed: {f['split']}/{f['id']}: {f['reason']}: {f['message']}")
+            if s.total and not s.ok:
+                raise PitchProbeError(f"no utterance could be labelled by {params.tracker} ({len(s.failed)} failed)")
+        if combined is not None:
+            counts = make_consensus(lang.code, root=root, params=combined, splits=args.splits)
+            frames = sum(c["frames"] for c in counts.values())
+            kept = frames - sum(c["masked"] for c in counts.values())
+            print(f"{lang.code} (consensus of {', '.join(trackers)}): {kept} of {frames} frames trusted")
 
     return _finish(_each_language(langs, work, fail_fast=args.fail_fast), len(langs), "labels")
 
@@ -232,6 +245,7 @@ def cmd_probe(args) -> int:
             output=Path(args.output) if args.output else None,
             save_predictions=not args.no_predictions,
             progress=not args.quiet,
+            labels=args.labels,
         )
         print(summary_text(res))
 
@@ -249,6 +263,7 @@ def cmd_study(args) -> int:
     train = split_list(args.train_langs)  # "all": every language of the study
     opts["train_langs"] = opts["langs"] if train == ["all"] else [lang.code for lang in _langs(args, train)]
     opts["models"] = split_list(args.models)
+    opts["trackers"] = split_list(args.trackers)
     if not opts["models"] or not opts["langs"]:
         raise PitchProbeError("--langs and --models must name at least one each")
     for key in ("run_dir", "source"):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from pitchprobe.core.layout import SPLITS
+from pitchprobe.core.layout import DEFAULT_LABELS, SPLITS
 from pitchprobe.data.fleurs import GENDERS
 from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS
+from pitchprobe.labels.trackers import DEFAULT_TRACKER, TRACKERS
 from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
 from pitchprobe.study.config import add_arguments, split_list
 
@@ -84,9 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--split-ratios", default="0.8,0.1,0.1", help="train,dev,test ratios for --from-dir")
     g.add_argument("--tone-class", default="unknown", help="tone class recorded for --from-dir")
 
-    lab = sub.add_parser("labels", help="pYAAPT F0 labels for gathered languages")
+    lab = sub.add_parser("labels", help="F0 labels (pYAAPT, or other trackers) for gathered languages")
     _common(lab)
     lab.add_argument("langs", nargs="+", help="codes, lang_ids, or all")
+    lab.add_argument(
+        "--tracker",
+        default=DEFAULT_TRACKER,
+        help=f"comma-separated pitch trackers, each labelled apart: {', '.join(TRACKERS)} (default {DEFAULT_TRACKER})",
+    )
+    lab.add_argument(
+        "--consensus",
+        action="store_true",
+        help="then combine them: frames where at least two agree within 50 cents, the rest masked",
+    )
     lab.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     lab.add_argument("--frame-length", type=float, default=FRAME_LENGTH_MS, help=f"ms (default {FRAME_LENGTH_MS})")
     lab.add_argument(
@@ -120,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--postprocess", action="store_true", help="headline MSE after the prototype's smoothing")
     pr.add_argument("--output", help="results JSON (one language only)")
     pr.add_argument("--no-predictions", action="store_true", help="do not keep test predictions")
+    pr.add_argument(
+        "--labels",
+        default=DEFAULT_LABELS,
+        help=f"the labels to fit and score on: a tracker's ({', '.join(TRACKERS)}) or consensus "
+        f"(default {DEFAULT_LABELS})",
+    )
 
     sd = sub.add_parser("study", help="many languages x models (+ controls, transfer) -> tables, figures, report")
     _common(sd)

@@ -6,13 +6,16 @@ ad-hoc probes (``pitchprobe probe`` / ``linear_regress.py``)::
     <data_dir>/
       audio/<code>/<split>/<file>.wav          extracted 16 kHz audio
       manifests/<code>.jsonl                   one record per utterance
-      labels/<code>/params.json                pYAAPT settings of these labels
-      labels/<code>/<split>/part-*.parquet     F0 labels (Parquet dataset)
+      labels/<code>/<tracker>/params.json      settings of one tracker's labels (pyaapt, praat, swift, consensus)
+      labels/<code>/<tracker>/timing.json      the tracker's measured frame timing (pitchprobe.labels.calibrate)
+      labels/<code>/<tracker>/<split>/part-*.parquet  F0 labels (Parquet dataset)
       results/<model_tag>/<code>.json          ad-hoc probe results (never read by a study)
       results/<model_tag>/<code>.probes.npz
       results/<model_tag>/<code>.predictions.parquet
       states/<model_tag>/<code>/<split>/<id>.npz  (only if asked for)
       studies/default/                         a study's run directory unless --run-dir is given
+      calibration/<tracker>-<key>.json         measured frame timing of a tracker (per settings)
+      calibration/<tracker>-<key>.json         measured frame timing of a tracker (per settings)
       locks/<code>.lock                        held while a process gathers or labels <code>
 
 A study's run directory (:class:`RunLayout`)::
@@ -73,16 +76,33 @@ def manifests_dir(root: Path) -> Path:
     return Path(root) / "manifests"
 
 
-def labels_dir(root: Path, code: str) -> Path:
-    return Path(root) / "labels" / code
+DEFAULT_LABELS = "pyaapt"  # the tracker whose labels are read when none is named
 
 
-def label_params_path(root: Path, code: str) -> Path:
-    return labels_dir(root, code) / "params.json"
+def labels_dir(root: Path, code: str, tracker: str = DEFAULT_LABELS) -> Path:
+    """One tracker's labels of ``code``. pYAAPT labels made before trackers were keyed (``labels/<code>/``,
+    with ``params.json`` directly in it) are still found there."""
+    base = Path(root) / "labels" / code
+    if tracker == DEFAULT_LABELS and (base / "params.json").is_file() and not (base / tracker).is_dir():
+        return base
+    return base / tracker
 
 
-def label_split_dir(root: Path, code: str, split: str) -> Path:
-    return labels_dir(root, code) / split
+def label_params_path(root: Path, code: str, tracker: str = DEFAULT_LABELS) -> Path:
+    return labels_dir(root, code, tracker) / "params.json"
+
+
+def label_timing_path(root: Path, code: str, tracker: str = DEFAULT_LABELS) -> Path:
+    return labels_dir(root, code, tracker) / "timing.json"
+
+
+def label_split_dir(root: Path, code: str, split: str, tracker: str = DEFAULT_LABELS) -> Path:
+    return labels_dir(root, code, tracker) / split
+
+
+def calibration_path(root: Path, tracker: str, key: str) -> Path:
+    """A tracker's timing calibration for settings ``key``, shared by every language of the data root."""
+    return Path(root) / "calibration" / f"{tracker}-{key}.json"
 
 
 def language_lock(root: Path, code: str) -> Path:
@@ -205,16 +225,19 @@ class RunLayout:
 
 
 __all__ = [
+    "DEFAULT_LABELS",
     "DEFAULT_STUDY",
     "ENV_DATA_DIR",
     "SPLITS",
     "ResultFiles",
     "RunLayout",
     "audio_dir",
+    "calibration_path",
     "data_dir",
     "default_run_dir",
     "label_params_path",
     "label_split_dir",
+    "label_timing_path",
     "labels_dir",
     "language_lock",
     "manifest_path",

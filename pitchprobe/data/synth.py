@@ -277,3 +277,33 @@ def write_corpus(
             _write_split(root, lang, split, counts.get(split, 0), duration_s, seed)
     write_text(root / "languages.tsv", "".join(table))
     return root
+
+
+def voiced_signal(
+    f0_track: np.ndarray, *, rng: np.random.Generator, vowel: str = "a", sampling_rate: int = SAMPLING_RATE
+) -> np.ndarray:
+    """A voiced, vowel-like signal that follows a given F0 track: the corpus's nucleus synthesis.
+
+    Parameters
+    ----------
+    f0_track : np.ndarray
+        Shape (n,), F0 in Hz of every sample, all > 0.
+    rng : np.random.Generator
+        Source of the random starting phase.
+    vowel : str
+        A key of :data:`VOWELS` (formants).
+    sampling_rate : int
+        Hz.
+
+    Returns
+    -------
+    np.ndarray
+        float64, shape (n,): 16 harmonics (amplitude 1/k, none near Nyquist), formant-filtered, rms about 1,
+        with a raised-cosine ramp of ``RAMP_S`` at each end.
+    """
+    f0_track = np.asarray(f0_track, dtype=np.float64)
+    if vowel not in VOWELS:
+        raise UnknownNameError("vowel", vowel, list(VOWELS))
+    if f0_track.ndim != 1 or f0_track.size < 2 or not np.all(np.isfinite(f0_track) & (f0_track > 0)):
+        raise ValueError("f0_track must be a 1-D array of at least 2 finite F0 values > 0 Hz")
+    return _voiced(f0_track, vowel, rng, sampling_rate)

@@ -1,5 +1,10 @@
 """The labelling run: every utterance of a gathered language that has no labels yet, in a robust pool.
 
+Labels are made by one tracker (``params.tracker``: :mod:`pitchprobe.labels.trackers`) and stored
+under its name. Where each label frame sits is measured once per tracker and settings
+(:mod:`pitchprobe.labels.calibrate`, cached in the data root): the rows' ``first_centre_samples``
+is the nominal centre plus the measured offset when that exceeds the tolerance.
+
 One process at a time labels a language of a data root (the language's lock;
 a second one waits, then finds the work done). Files are labelled in worker
 processes (:mod:`pitchprobe.labels.pool`), longest first, each bounded in
@@ -17,15 +22,20 @@ transient and retried by the next run. ``retry_failed`` retries both.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib
+import json
 import time
 from dataclasses import asdict, dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from pitchprobe.core.atomic import write_json
 from pitchprobe.core.audio import SAMPLING_RATE, load_audio
 from pitchprobe.core.errors import AudioError, PitchProbeError, is_permanent
-from pitchprobe.core.layout import SPLITS, label_split_dir, language_lock
+from pitchprobe.core.layout import SPLITS, calibration_path, label_split_dir, label_timing_path, language_lock
 from pitchprobe.core.lock import file_lock
 from pitchprobe.data.manifest import read_manifest
 from pitchprobe.labels.pitch import (
@@ -37,14 +47,20 @@ from pitchprobe.labels.pitch import (
     TIME_LIMIT_BASE_S,
     TIME_LIMIT_PER_AUDIO_S,
     PitchParams,
-    track,
 )
 from pitchprobe.labels.pool import Task, TaskFailure, available_cpus, run_tasks
 from pitchprobe.labels.store import prepare_store, read_labels, write_part
+from pitchprobe.labels.trackers import require, track_with, tracker_info
+
+_TIMINGS: dict[str, dict] = {}  # this process's measured timings, by settings key
+CALIBRATION_VERSION = 1  # bump when pitchprobe.labels.calibrate measures differently: cached timings are redone
 
 
-def _row(utt_id: str, params: PitchParams, **fields) -> dict:
-    """A label row (:mod:`pitchprobe.labels.store`'s columns): ``ok`` and empty unless ``fields`` say otherwise."""
+def label_row(utt_id: str, params: PitchParams, offset: int = 0, **fields) -> dict:
+    """A label row (:mod:`pitchprobe.labels.store`'s columns): ``ok`` and empty unless ``fields`` say otherwise.
+
+    ``offset``: samples from the nominal frame centre to where the tracker's frames were measured to sit.
+    """
     row = {
         "id": utt_id,
         "status": "ok",
@@ -53,23 +69,23 @@ def _row(utt_id: str, params: PitchParams, **fields) -> dict:
         "num_samples": 0,
         "sampling_rate": SAMPLING_RATE,
         "hop_samples": params.hop_samples(),
-        "first_centre_samples": params.first_centre_samples(),
+        "first_centre_samples": params.first_centre_samples() + int(offset),
         "f0_hz": None,
     }
     return {**row, **fields}
 
 
-def label_file(path: str, utt_id: str, params: PitchParams) -> dict:
-    """Label one file; return its Parquet row. Failures become rows with ``status='failed'``."""
-    row = _row(utt_id, params)
+def label_file(path: str, utt_id: str, params: PitchParams, offset: int = 0) -> dict:
+    """Label one file with ``params.tracker``; return its Parquet row. Failures become rows with ``status='failed'``."""
+    row = label_row(utt_id, params, offset)
     try:
         wav = load_audio(path)
         row["num_samples"] = int(wav.size)
-        row["f0_hz"] = track(wav, params=params)
+        row["f0_hz"] = track_with(params.tracker, wav, params=params)
     except AudioError as e:
         row.update(status="failed", reason=e.reason, message=str(e))
     except MemoryError:
-        row.update(status="failed", reason="out_of_memory", message=f"{path}: out of memory in pYAAPT")
+        row.update(status="failed", reason="out_of_memory", message=f"{path}: out of memory in {params.tracker}")
     except OSError as e:
         row.update(status="failed", reason="io_error", message=f"{path}: {type(e).__name__}: {e}")
     return row
@@ -97,11 +113,39 @@ class LabelSummary:
         return asdict(self)
 
 
-def _task(record: dict, params: PitchParams) -> Task:
+def tracker_timing(root: Path, params: PitchParams) -> dict:
+    """``params.tracker``'s measured frame timing (:class:`~pitchprobe.labels.calibrate.TrackerTiming`, as a dict):
+    read from the data root's calibration cache, else measured now and cached there."""
+    from pitchprobe.labels.calibrate import calibrate_tracker
+
+    info = require(params.tracker)
+    try:
+        version = metadata.version(info.package)
+    except metadata.PackageNotFoundError:
+        version = "?"
+    what = {**params.as_json(), "package": info.package, "version": version, "calibration": CALIBRATION_VERSION}
+    key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+    path = calibration_path(root, params.tracker, key)
+    if path.is_file():
+        return json.loads(path.read_text())
+    if key in _TIMINGS:  # measured by this process already, for another data root
+        write_json(path, _TIMINGS[key])
+        return _TIMINGS[key]
+    try:
+        timing = {**calibrate_tracker(params.tracker, params=params).as_dict(), "package_version": version}
+    except (AudioError, MemoryError) as e:  # the tracker fails on the calibration signals: say so, use the nominal
+        return {"tracker": params.tracker, "measured": False, "reason": f"{type(e).__name__}: {e}",
+                "applied_offset_samples": 0}  # fmt: skip
+    write_json(path, timing)
+    _TIMINGS[key] = timing
+    return timing
+
+
+def _task(record: dict, params: PitchParams, offset: int) -> Task:
     seconds = record["num_samples"] / SAMPLING_RATE
     return Task(
         key=f"{record['split']}/{record['id']}",  # an id may repeat across splits
-        args=(record["path"], record["id"], params),
+        args=(record["path"], record["id"], params, offset),
         time_limit=TIME_LIMIT_BASE_S + TIME_LIMIT_PER_AUDIO_S * seconds,
         memory=MEMORY_BASE_BYTES + MEMORY_PER_AUDIO_S * seconds,
     )
@@ -176,12 +220,16 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
                  start_method: str | None) -> LabelSummary:  # fmt: skip
     t0 = time.perf_counter()
     records = read_manifest(root, code, splits=splits)
+    require(params.tracker)  # a missing optional tracker is a message, before anything is written
     prepare_store(root, code, params, overwrite=overwrite, splits=splits)
+    timing = tracker_timing(root, params)
+    offset = int(timing["applied_offset_samples"])
+    write_json(label_timing_path(root, code, params.tracker), timing)
     summary = LabelSummary(code=code, total=len(records))
     wanted = {(r["split"], r["id"]) for r in records}
     done: set[tuple[str, str]] = set()
     for split in splits:
-        for rec in read_labels(root, code, split).values():
+        for rec in read_labels(root, code, split, params.tracker).values():
             if (split, rec.id) not in wanted:
                 continue
             if rec.status == "ok":
@@ -201,13 +249,13 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
         nonlocal last_flush
         for split, rows in buffers.items():
             if rows:
-                write_part(label_split_dir(root, code, split), rows, params)
+                write_part(label_split_dir(root, code, split, params.tracker), rows, params)
                 rows.clear()
         last_flush = time.monotonic()
 
-    import amfm_decompy.pYAAPT  # noqa: F401 - imported once here, so forked workers start warm
+    importlib.import_module(tracker_info(params.tracker).module)  # imported once here: forked workers start warm
 
-    tasks = [_task(r, params) for r in todo]
+    tasks = [_task(r, params, offset) for r in todo]
     record_of = {t.key: r for t, r in zip(tasks, todo)}
     jobs = jobs or available_cpus()
     if start_method == "inline":
@@ -221,7 +269,9 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
                 rec = record_of[task.key]
                 row = outcome
                 if isinstance(outcome, TaskFailure):  # the worker died or ran out of time: no row of its own
-                    row = _row(rec["id"], params, status="failed", reason=outcome.reason, message=outcome.message)
+                    row = label_row(
+                        rec["id"], params, offset, status="failed", reason=outcome.reason, message=outcome.message
+                    )
                 split = rec["split"]
                 buffers[split].append(row)
                 summary.computed += 1
@@ -242,4 +292,4 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
     return summary
 
 
-__all__ = ["LabelSummary", "label_file", "make_labels"]
+__all__ = ["LabelSummary", "label_file", "label_row", "make_labels", "tracker_timing"]

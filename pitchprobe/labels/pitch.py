@@ -17,7 +17,7 @@ Storage of labels is :mod:`pitchprobe.labels.store`; the labelling run,
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -38,12 +38,28 @@ MEMORY_PER_AUDIO_S = 4e6  # ... plus this per audio second (measured: 3.75 MB/s,
 
 @dataclass(frozen=True)
 class PitchParams:
-    """pYAAPT settings. Times in ms, frequencies in Hz."""
+    """Label settings. Times in ms, frequencies in Hz.
+
+    ``tracker`` names the labels' source (:data:`pitchprobe.labels.trackers.TRACKERS`, or ``consensus``);
+    ``sources`` the trackers a consensus combines. Every tracker labels the same frames: pYAAPT's grid
+    for ``frame_length_ms`` and ``frame_space_ms``.
+    """
 
     frame_length_ms: float = FRAME_LENGTH_MS
     frame_space_ms: float = FRAME_SPACE_MS
     f0_min_hz: float = F0_MIN_HZ
     f0_max_hz: float = F0_MAX_HZ
+    tracker: str = "pyaapt"
+    sources: tuple[str, ...] = ()
+
+    def as_json(self) -> dict:
+        """The settings as JSON values (``sources`` a list)."""
+        return {**asdict(self), "sources": list(self.sources)}
+
+    @classmethod
+    def from_json(cls, d: dict) -> PitchParams:
+        """Settings from :meth:`as_json` (files from before ``tracker`` existed are pYAAPT's)."""
+        return cls(**{**d, "sources": tuple(d.get("sources", ()))})
 
     def yaapt_kwargs(self) -> dict:
         return {
@@ -54,6 +70,7 @@ class PitchParams:
         }
 
     def __post_init__(self):
+        object.__setattr__(self, "sources", tuple(self.sources))
         for name, ms in (("frame length", self.frame_length_ms), ("frame space", self.frame_space_ms)):
             samples = ms * SAMPLING_RATE / 1000
             if not np.isfinite(samples) or samples != int(np.fix(samples)) or samples < 1:

@@ -1,6 +1,7 @@
 """Storage of F0 labels: a Parquet dataset per language split, appended to in part files.
 
-``<data_dir>/labels/<code>/<split>/part-*.parquet``, one row per utterance:
+``<data_dir>/labels/<code>/<tracker>/<split>/part-*.parquet``, one row per utterance, for each
+tracker (``pyaapt``, ``praat``, ``swift``) and for ``consensus`` labels:
 
 =====================  ==========================================  ==========
 column                 meaning                                     unit
@@ -12,11 +13,13 @@ message                failure message
 num_samples            audio length                                samples
 sampling_rate          audio rate                                  Hz
 hop_samples            label hop                                   samples
-first_centre_samples   centre of label frame 0                     samples
-f0_hz                  labels, float64, 0 = unvoiced               Hz
+first_centre_samples   where label frame 0 sits (measured timing)  samples
+f0_hz                  labels, float64, 0 = unvoiced, NaN = masked Hz
 =====================  ==========================================  ==========
 
-``labels/<code>/params.json`` records the pYAAPT settings. Part files are
+``labels/<code>/<tracker>/params.json`` records the settings, and ``timing.json`` the tracker's
+measured frame timing (:mod:`pitchprobe.labels.calibrate`): ``first_centre_samples`` is the
+nominal centre plus the applied offset. Part files are
 written atomically (fsynced), and a part's name sorts after every part
 written before it (its number is the time in ns, or one past the last part's
 if a clock went back): when an utterance has rows in several parts (a failure
@@ -28,27 +31,23 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from pitchprobe.core.atomic import atomic_path, remove_temporary, visible_files, write_json
 from pitchprobe.core.errors import PitchProbeError
-from pitchprobe.core.layout import label_params_path, label_split_dir, labels_dir
+from pitchprobe.core.layout import DEFAULT_LABELS, label_params_path, label_split_dir, label_timing_path, labels_dir
 from pitchprobe.labels.pitch import PitchParams
 
 PART_PATTERN = "part-*.parquet"
 
 
 def _schema(params: PitchParams):
-    import amfm_decompy
     import pyarrow as pa
 
-    metadata = {
-        "pitchprobe.params": json.dumps(asdict(params)),
-        "amfm_decompy": getattr(amfm_decompy, "__version__", "?"),
-    }
+    metadata = {"pitchprobe.params": json.dumps(params.as_json())}
     return pa.schema(
         [
             ("id", pa.string()),
@@ -106,12 +105,12 @@ class LabelRecord:
     f0_hz: np.ndarray | None
 
 
-def read_labels(root: Path, code: str, split: str) -> dict[str, LabelRecord]:
+def read_labels(root: Path, code: str, split: str, tracker: str = DEFAULT_LABELS) -> dict[str, LabelRecord]:
     """All label rows of a language split, ``{id: LabelRecord}``, the latest row of each (empty if none yet)."""
     import pyarrow.parquet as pq
 
     out: dict[str, LabelRecord] = {}
-    for part in visible_files(label_split_dir(root, code, split), PART_PATTERN):
+    for part in visible_files(label_split_dir(root, code, split, tracker), PART_PATTERN):
         for row in pq.read_table(part).to_pylist():
             f0 = row.pop("f0_hz")
             row.pop("sampling_rate")
@@ -120,18 +119,27 @@ def read_labels(root: Path, code: str, split: str) -> dict[str, LabelRecord]:
     return out
 
 
-def label_params(root: Path, code: str) -> PitchParams:
-    """The parameters ``code``'s labels were made with."""
-    path = label_params_path(root, code)
+def label_params(root: Path, code: str, tracker: str = DEFAULT_LABELS) -> PitchParams:
+    """The parameters ``code``'s labels by ``tracker`` were made with."""
+    path = label_params_path(root, code, tracker)
     if not path.is_file():
-        raise PitchProbeError(f"no pitch labels for {code!r} in {root}: run `make_pitch_data.py {code}` first")
-    return PitchParams(**json.loads(path.read_text()))
+        hint = f"--tracker {tracker} " if tracker != DEFAULT_LABELS else ""
+        raise PitchProbeError(
+            f"no {tracker} pitch labels for {code!r} in {root}: run `make_pitch_data.py {hint}{code}` first"
+        )
+    return PitchParams.from_json(json.loads(path.read_text()))
+
+
+def label_timing(root: Path, code: str, tracker: str = DEFAULT_LABELS) -> dict | None:
+    """The measured frame timing stored with ``code``'s labels by ``tracker`` (None if not recorded)."""
+    path = label_timing_path(root, code, tracker)
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def prepare_store(root: Path, code: str, params: PitchParams, *, overwrite: bool, splits: tuple[str, ...]) -> None:
     """Check ``params`` against the stored ones (or store them); clean leftovers of killed runs.
 
-    Call it while holding the language's lock. ``overwrite`` deletes the
+    Call it while holding the language's lock. The store is ``params.tracker``'s. ``overwrite`` deletes the
     labels of ``splits`` first, and those of every split if they were made
     with other settings (one language's labels share one ``params.json``).
 
@@ -140,22 +148,22 @@ def prepare_store(root: Path, code: str, params: PitchParams, *, overwrite: bool
     PitchProbeError
         If labels exist that were made with other settings and not ``overwrite``.
     """
-    pdir = labels_dir(root, code)
-    path = label_params_path(root, code)
+    pdir = labels_dir(root, code, params.tracker)
+    path = label_params_path(root, code, params.tracker)
     remove_temporary(pdir)
-    stored = json.loads(path.read_text()) if path.is_file() else None
-    if stored is not None and stored != asdict(params) and not overwrite:
+    stored = PitchParams.from_json(json.loads(path.read_text())).as_json() if path.is_file() else None
+    if stored is not None and stored != params.as_json() and not overwrite:
         raise PitchProbeError(
-            f"labels in {pdir} were made with {stored}, not {asdict(params)}; "
+            f"labels in {pdir} were made with {stored}, not {params.as_json()}; "
             "pass --overwrite to recompute them, or use another --data-dir"
         )
     if overwrite and pdir.exists():
-        every = stored is not None and stored != asdict(params)
+        every = stored is not None and stored != params.as_json()
         for part in pdir.glob(f"*/{PART_PATTERN}"):
             if every or part.parent.name in splits:
                 part.unlink()
-    if stored != asdict(params):
-        write_json(path, asdict(params))
+    if stored != params.as_json():
+        write_json(path, params.as_json())
 
 
-__all__ = ["LabelRecord", "label_params", "prepare_store", "read_labels", "write_part"]
+__all__ = ["LabelRecord", "label_params", "label_timing", "prepare_store", "read_labels", "write_part"]

@@ -10,10 +10,12 @@ def _fmt(x, spec: str) -> str:
 
 
 def format_table(result: ProbeResult) -> str:
-    """The per-layer table: MSE over all frames, then the voiced Hz and log-F0 probes' metrics."""
+    """The per-layer table: MSE over all frames, the voiced Hz and log-F0 probes' metrics, then movement
+    (within-utterance r of ``st_utt``), register (r of ``register``) and voicing (balanced accuracy)."""
     head = (
         f"{'layer':>5} | {'MSE Hz²':>9} | {'Hz-probe (voiced):':<18} {'RMSE Hz':>7} {'cents':>6} {'r':>6} {'R²':>6}"
-        f" | {'logF0-probe:':<12} {'cents':>6} {'r':>6} | {'alpha':>8}"
+        f" | {'logF0-probe:':<12} {'cents':>6} {'r':>6} | {'movement':>8} {'register':>8} {'voicing':>7}"
+        f" | {'alpha':>8}"
     )
     lines = [head, "-" * len(head)]
     rows = [(str(r.layer), r) for r in result.layers] + [("mean", result.baseline_train_mean)]
@@ -22,7 +24,9 @@ def format_table(result: ProbeResult) -> str:
         lines.append(
             f"{name:>5} | {_fmt(r.f0_all.mse, '>9.1f')} | {'':<18} {_fmt(v.rmse_hz, '>7.2f')} "
             f"{_fmt(v.rmse_cents, '>6.1f')} {_fmt(v.r, '>6.3f')} {_fmt(v.r2, '>6.3f')} | {'':<12} "
-            f"{_fmt(lg.rmse_cents, '>6.1f')} {_fmt(lg.r, '>6.3f')} | {_fmt(r.f0_all.alpha, '>8.2g')}"
+            f"{_fmt(lg.rmse_cents, '>6.1f')} {_fmt(lg.r, '>6.3f')} | {_fmt(r.st_utt.voiced.r_within, '>8.3f')} "
+            f"{_fmt(r.register.voiced.r, '>8.3f')} {_fmt(r.voicing.voiced.balanced_accuracy, '>7.3f')} | "
+            f"{_fmt(r.f0_all.alpha, '>8.2g')}"
         )
     return "\n".join(lines)
 
@@ -48,6 +52,9 @@ def summary_text(res: ProbeResult) -> str:
         lines += [f"   - {f.language or ''}:{f.split}/{f.id}: {f.reason}" for f in res.failures]
     dropped = sum(c[s].dropped_frames for s in c)
     lines.append(f"   label frames with no model frame in range (dropped): {dropped}")
+    masked = sum(c[s].masked_frames for s in c)
+    if masked:
+        lines.append(f"   label frames masked ({res.labels.get('tracker')} labels: trackers disagree): {masked}")
     padding, audio = sum(c[s].padding_seconds for s in c), sum(c[s].audio_seconds for s in c)
     if padding:
         share = padding / (padding + audio)

@@ -6,11 +6,12 @@ labels of one utterance); :mod:`pitchprobe.probe.run` wraps this core with
 file iteration, model forwards and result writing (torchcrepe's ladder:
 :func:`fit` / :func:`score` -> ``fit_probes`` / ``score_probes`` -> ``run_probe``).
 
-Targets (one probe per layer and target, :data:`TARGETS`):
-
-- ``f0_all``: F0 in Hz on every frame, unvoiced = 0 (the prototype's target);
-- ``f0_voiced``: F0 in Hz, voiced frames only;
-- ``logf0_voiced``: natural-log F0, voiced frames only.
+Targets (one probe per layer and target, :data:`~pitchprobe.probe.metrics.TARGETS`, defined in
+:mod:`pitchprobe.probe.metrics`): ``f0_all`` and ``voicing`` are fitted on every frame, ``f0_voiced``,
+``logf0_voiced`` and ``st_utt`` on voiced frames, ``register`` on each utterance's mean-pooled state.
+The voicing probe's threshold is where the normal densities of its dev scores on voiced and on
+unvoiced frames meet (both fitted from the dev sums, so pooled probes get one too): the
+balanced-accuracy optimum when the scores are normal.
 
 A train-mean predictor of each target is scored the same way, as the floor.
 """
@@ -30,51 +31,68 @@ from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.labels.pitch import PitchParams
 from pitchprobe.probe import ridge
 from pitchprobe.probe.frames import Frames
-from pitchprobe.probe.metrics import SUM_NAMES, TARGETS, Scores, utterance_sums
+from pitchprobe.probe.metrics import HISTOGRAMS, SUM_NAMES, TARGETS, Scores, frame_targets, utterance_sums
+
+N_FRAME_COLUMNS = 5  # frame sums hold TARGETS[:5]; register (column 5) has utterance sums of its own
+PARTS = (  # each fitted from one XᵀX (one eigendecomposition): (LayerSums method, its TARGETS columns)
+    ("all_frames", (0, 4)),  # f0_all, voicing
+    ("voiced_targets", (1, 2, 3)),  # f0_voiced, logf0_voiced, st_utt
+    ("register_targets", (5,)),  # register
+)
+VOICING = TARGETS.index("voicing")
 
 
 def targets(f0: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(T, 3) float64 targets [f0, f0, log f0] (0 where unvoiced) and the (T,) voiced mask."""
-    voiced = f0 > 0
-    logf0 = np.zeros_like(f0)
-    logf0[voiced] = np.log(f0[voiced])
-    y = np.stack([f0, np.where(voiced, f0, 0.0), logf0], axis=1)
-    return torch.as_tensor(y, device=device), torch.as_tensor(voiced, device=device)
+    """(T, 6) float64 targets (:func:`~pitchprobe.probe.metrics.frame_targets`) and the (T,) voiced mask."""
+    return torch.as_tensor(frame_targets(f0), device=device), torch.as_tensor(f0 > 0, device=device)
 
 
 class LayerSums:
-    """Train or dev sums of one layer, split by voicing (all frames = voiced + unvoiced)."""
+    """Train or dev sums of one layer: frames split by voicing (all frames = voiced + unvoiced), and
+    ``utterances``: one row per utterance with a voiced frame, its mean-pooled state and its register."""
 
     def __init__(self, dim: int, shift: torch.Tensor):
-        self.voiced = ridge.Sums(dim, 3, shift)
-        self.unvoiced = ridge.Sums(dim, 3, shift)
+        self.voiced = ridge.Sums(dim, N_FRAME_COLUMNS, shift)
+        self.unvoiced = ridge.Sums(dim, N_FRAME_COLUMNS, shift)
+        self.utterances = ridge.Sums(dim, 1, shift)
 
     @classmethod
-    def of(cls, voiced: ridge.Sums, unvoiced: ridge.Sums) -> LayerSums:
+    def of(cls, voiced: ridge.Sums, unvoiced: ridge.Sums, utterances: ridge.Sums) -> LayerSums:
         out = cls.__new__(cls)
-        out.voiced, out.unvoiced = voiced, unvoiced
+        out.voiced, out.unvoiced, out.utterances = voiced, unvoiced, utterances
         return out
 
+    def parts(self) -> tuple[ridge.Sums, ridge.Sums, ridge.Sums]:
+        return self.voiced, self.unvoiced, self.utterances
+
     def shifted(self, shift: torch.Tensor) -> LayerSums:
-        return LayerSums.of(self.voiced.shifted(shift), self.unvoiced.shifted(shift))
+        return LayerSums.of(*(p.shifted(shift) for p in self.parts()))
 
     def __add__(self, other: LayerSums) -> LayerSums:
-        return LayerSums.of(self.voiced + other.voiced, self.unvoiced + other.unvoiced)
+        return LayerSums.of(*(a + b for a, b in zip(self.parts(), other.parts())))
 
     def __sub__(self, other: LayerSums) -> LayerSums:
-        return LayerSums.of(self.voiced - other.voiced, self.unvoiced - other.unvoiced)
+        return LayerSums.of(*(a - b for a, b in zip(self.parts(), other.parts())))
 
     def add(self, x: torch.Tensor, y: torch.Tensor, voiced: torch.Tensor) -> None:
-        self.voiced.add(x[voiced], y[voiced])
-        self.unvoiced.add(x[~voiced], y[~voiced])
+        """One utterance: states ``x`` (T, D), targets ``y`` (T, 6), voiced mask (T,)."""
+        frame_y = y[:, :N_FRAME_COLUMNS]
+        self.voiced.add(x[voiced], frame_y[voiced])
+        self.unvoiced.add(x[~voiced], frame_y[~voiced])
+        if bool(voiced.any()):
+            self.utterances.add(x.to(torch.float64).mean(0, keepdim=True), y[:1, N_FRAME_COLUMNS:])
 
     def all_frames(self) -> ridge.Sums:
-        """Sums of the ``f0_all`` target (column 0) over every frame."""
-        return (self.voiced + self.unvoiced).columns(slice(0, 1))
+        """Sums of ``f0_all`` and ``voicing`` over every frame."""
+        return (self.voiced + self.unvoiced).columns([0, 4])
 
     def voiced_targets(self) -> ridge.Sums:
-        """Sums of ``f0_voiced`` and ``logf0_voiced`` (columns 1, 2): one ``XᵀX``, one eigendecomposition."""
-        return self.voiced.columns(slice(1, 3))
+        """Sums of ``f0_voiced``, ``logf0_voiced`` and ``st_utt`` over voiced frames."""
+        return self.voiced.columns([1, 2, 3])
+
+    def register_targets(self) -> ridge.Sums:
+        """Sums of ``register`` over utterances (mean-pooled states)."""
+        return self.utterances
 
 
 class SplitSums:
@@ -129,7 +147,7 @@ class SplitSums:
 
 @dataclass
 class Probes:
-    """Fitted probes of every layer for the three targets, plus what they were fitted on.
+    """Fitted probes of every layer for every target, plus what they were fitted on.
 
     Attributes
     ----------
@@ -138,15 +156,17 @@ class Probes:
     params : PitchParams
         Labels the probes were fitted on.
     coef : list of np.ndarray
-        Per layer, float64 (D_l, 3): weights on the features for each target.
+        Per layer, float64 (D_l, 6): weights on the features for each target (:data:`TARGETS` order).
     intercept : np.ndarray
-        float64 (L, 3).
+        float64 (L, 6).
     alpha : np.ndarray
-        (L, 3) chosen (or fixed) ridge penalties.
+        (L, 6) chosen (or fixed) ridge penalties.
     dev_mse : np.ndarray
-        (L, 3) dev MSE at the chosen alpha (NaN without dev frames).
+        (L, 6) dev MSE at the chosen alpha (NaN without dev frames).
     train_mean : np.ndarray
-        (3,) train means of the targets: the floor predictor.
+        (6,) train means of the targets: the floor predictor.
+    threshold : np.ndarray
+        (L,) the voicing probe's threshold on its score (chosen on dev; on train without dev).
     """
 
     code: str
@@ -156,13 +176,14 @@ class Probes:
     alpha: np.ndarray
     dev_mse: np.ndarray
     train_mean: np.ndarray
+    threshold: np.ndarray
 
     @property
     def has_dev(self) -> bool:
         return bool(np.isfinite(self.dev_mse).any())
 
     def save(self, path: Path) -> None:
-        """Write the probes as ``.npz`` (``coef_<l>``, ``intercept``, ``alpha``, ``dev_mse``, ``train_mean``)."""
+        """Write the probes as ``.npz`` (``coef_<l>``, ``intercept``, ``alpha``, ``dev_mse``, ``train_mean``, ...)."""
         arrays = {f"coef_{i}": c for i, c in enumerate(self.coef)}
         with atomic_path(path) as tmp:
             np.savez(
@@ -172,24 +193,28 @@ class Probes:
                 alpha=self.alpha,
                 dev_mse=self.dev_mse,
                 train_mean=self.train_mean,
+                threshold=self.threshold,
                 targets=np.array(TARGETS),
                 code=np.array(self.code),
-                params=np.array(json.dumps(self.params.__dict__)),
+                params=np.array(json.dumps(self.params.as_json())),
             )
 
     @classmethod
     def load(cls, path: Path) -> Probes:
-        """Read probes written by :meth:`save` (no pickle)."""
+        """Read probes written by :meth:`save` (no pickle); probes of other targets are refused."""
         with np.load(path, allow_pickle=False) as z:
+            if tuple(str(t) for t in z["targets"]) != TARGETS:
+                raise PitchProbeError(f"{path} holds probes of other targets (an older pitchprobe): recompute them")
             n = sum(1 for k in z.files if k.startswith("coef_"))
             return cls(
                 code=str(z["code"]),
-                params=PitchParams(**json.loads(str(z["params"]))),
+                params=PitchParams.from_json(json.loads(str(z["params"]))),
                 coef=[z[f"coef_{i}"] for i in range(n)],
                 intercept=z["intercept"],
                 alpha=z["alpha"],
                 dev_mse=z["dev_mse"],
                 train_mean=z["train_mean"],
+                threshold=z["threshold"],
             )
 
 
@@ -198,33 +223,45 @@ def fit(train: SplitSums, dev: SplitSums | None, *, code: str, params: PitchPara
     if not train.layers or train.frames < 2:
         raise PitchProbeError(f"{code}: no usable training frames")
     dev_layers = dev.layers if dev is not None and dev.layers else None
-    coef, intercept, alphas, dev_mse = [], [], [], []
+    q = len(TARGETS)
+    n_layers = len(train.layers)
+    coef = [np.zeros((d, q)) for d in train.hidden_sizes[:n_layers]]
+    intercept, alphas, dev_mse = (np.full((n_layers, q), np.nan) for _ in range(3))
+    threshold = np.full(n_layers, 0.5)
     for layer, tr in enumerate(train.layers):
         dv = dev_layers[layer] if dev_layers else None
-        sols, mses = [], []
-        for part in ("all_frames", "voiced_targets"):
+        for part, cols in PARTS:
+            train_part, dev_part = getattr(tr, part)(), getattr(dv, part)() if dv else None
+            if part == "register_targets" and train_part.n < 2:
+                continue  # too few utterances with voiced frames for a register probe: it stays undefined
             try:
-                sol, grid_mse = ridge.choose(getattr(tr, part)(), getattr(dv, part)() if dv else None, alpha=alpha)
+                sol, grid_mse = ridge.choose(train_part, dev_part, alpha=alpha)
             except ValueError as e:
                 raise PitchProbeError(f"{code}, layer {layer}: {e}") from e
-            sols.append(sol)
-            mses.append(
-                np.nanmin(grid_mse, axis=0) if not np.isnan(grid_mse).all() else np.full(grid_mse.shape[1], np.nan)
-            )
-        coef.append(np.concatenate([sol.coef.T for sol in sols], axis=1))  # (D, 3)
-        intercept.append(np.concatenate([sol.intercept for sol in sols]))
-        alphas.append(np.concatenate([sol.alphas for sol in sols]))
-        dev_mse.append(np.concatenate(mses))
-    train_all = train.layers[0].all_frames()
-    train_v = train.layers[0].voiced
+            cols = list(cols)
+            coef[layer][:, cols] = sol.coef.T
+            intercept[layer, cols], alphas[layer, cols] = sol.intercept, sol.alphas
+            if not np.isnan(grid_mse).all():
+                dev_mse[layer, cols] = np.nanmin(grid_mse, axis=0)
+        on = dv if dv is not None and dv.voiced.n and dv.unvoiced.n else tr
+        threshold[layer] = ridge.equal_density_threshold(
+            on.voiced, on.unvoiced, coef[layer][:, VOICING], intercept[layer, VOICING]
+        )
+    first = train.layers[0]
+    every = first.voiced + first.unvoiced
     means = np.array(
-        [float(train_all.sy[0]) / train_all.n, *(float(train_v.sy[q]) / max(train_v.n, 1) for q in (1, 2))]
+        [
+            float(every.sy[0]) / every.n,
+            *(float(first.voiced.sy[c]) / max(first.voiced.n, 1) for c in (1, 2, 3)),
+            float(every.sy[4]) / every.n,
+            float(first.utterances.sy[0]) / first.utterances.n if first.utterances.n else np.nan,
+        ]
     )
-    return Probes(code, params, coef, np.array(intercept), np.array(alphas), np.array(dev_mse), means)
+    return Probes(code, params, coef, intercept, alphas, dev_mse, means, threshold)
 
 
 def predict(probes: Probes, states: list[torch.Tensor]) -> np.ndarray:
-    """(L, T, 3) float64 predictions of every layer's probes from ``states[l]`` (T, D_l)."""
+    """(L, T, 6) float64 frame predictions of every layer's probes from ``states[l]`` (T, D_l)."""
     return _Stacked([probes]).predict(states)[0]
 
 
@@ -235,7 +272,9 @@ class _Stacked:
         self.k, self.n_layers = len(probes), len(probes[0].coef)
         self.coef = [np.concatenate([p.coef[layer] for p in probes], axis=1) for layer in range(self.n_layers)]
         self.intercept = [np.concatenate([p.intercept[layer] for p in probes]) for layer in range(self.n_layers)]
-        self.floor = np.stack([p.train_mean for p in probes])  # (K, 3)
+        self.floor = np.stack([p.train_mean for p in probes])  # (K, 6)
+        # (K (L + 1),) voicing thresholds of every predictor: the layers', then the floor's (its constant score)
+        self.threshold = np.concatenate([np.append(p.threshold, p.train_mean[VOICING]) for p in probes])
         self._on: dict = {}
 
     def _weights(self, layer: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -245,16 +284,17 @@ class _Stacked:
         return self._on[key]
 
     def predict_tensor(self, states: list[torch.Tensor]) -> torch.Tensor:
-        """(K, L, T, 3) float64 predictions, on the states' device."""
+        """(K, L, T, 6) float64 predictions, on the states' device."""
         out = []
+        q = len(TARGETS)
         for layer, x in enumerate(states):
             w, b = self._weights(layer, x.device)
-            p = x.to(torch.float64) @ w + b  # (T, 3K)
-            out.append(p.reshape(p.shape[0], self.k, 3).transpose(0, 1))
+            p = x.to(torch.float64) @ w + b  # (T, 6K)
+            out.append(p.reshape(p.shape[0], self.k, q).transpose(0, 1))
         return torch.stack(out, dim=1)
 
     def predict(self, states: list[torch.Tensor]) -> np.ndarray:
-        """(K, L, T, 3) float64 predictions."""
+        """(K, L, T, 6) float64 predictions."""
         return self.predict_tensor(states).cpu().numpy()
 
 
@@ -267,10 +307,10 @@ def score_many(
     """Score K fitted ``probes`` on the same test frames in one pass: one :class:`Scores` each (L + 1
     predictors: layers, then the train-mean floor).
 
-    Each layer's K probes are one (D, 3K) product, and the metrics' sums of every probe and layer one
+    Each layer's K probes are one (D, 6K) product, and the metrics' sums of every probe and layer one
     vectorised :func:`~pitchprobe.probe.metrics.utterance_sums` (on the GPU when the states are there,
     only the sums coming back), so that scoring many probes costs little next to the forward pass.
-    ``on_utterance(frames, pred_of, sums)`` sees each utterance: ``pred_of(k)`` gives probe k's (L, T, 3)
+    ``on_utterance(frames, pred_of, sums)`` sees each utterance: ``pred_of(k)`` gives probe k's (L, T, 6)
     predictions (numpy, fetched from the GPU only when asked for), ``sums[k]`` its sums of its L + 1
     predictors (to write them, say).
     """
@@ -282,6 +322,7 @@ def score_many(
     stacked = _Stacked(probes)
     n = stacked.n_layers + 1
     scores = [Scores(n, f0_min=lo, f0_max=hi) for _ in probes]
+    q = len(TARGETS)
     for fr in frames:
         gpu = fr.states[0].device.type != "cpu"
         pred = stacked.predict_tensor(fr.states)
@@ -290,15 +331,17 @@ def score_many(
         f0 = torch.as_tensor(fr.f0, device=pred.device) if gpu else fr.f0
         floor = torch.as_tensor(stacked.floor, device=pred.device) if gpu else stacked.floor
         floor = (
-            floor[:, None, None, :].expand(stacked.k, 1, fr.f0.size, 3)
+            floor[:, None, None, :].expand(stacked.k, 1, fr.f0.size, q)
             if gpu
-            else np.broadcast_to(floor[:, None, None, :], (stacked.k, 1, fr.f0.size, 3))
+            else np.broadcast_to(floor[:, None, None, :], (stacked.k, 1, fr.f0.size, q))
         )
-        both = (torch.cat if gpu else np.concatenate)([pred, floor], 1).reshape(stacked.k * n, fr.f0.size, 3)
-        sums = utterance_sums(both, f0, f0_min=lo, f0_max=hi)
-        if gpu:  # one transfer of every sum
+        both = (torch.cat if gpu else np.concatenate)([pred, floor], 1).reshape(stacked.k * n, fr.f0.size, q)
+        threshold = torch.as_tensor(stacked.threshold, device=pred.device) if gpu else stacked.threshold
+        sums = utterance_sums(both, f0, f0_min=lo, f0_max=hi, threshold=threshold)
+        if gpu:  # one transfer of every sum, one of the histograms
             values = torch.stack([sums[k] for k in SUM_NAMES]).cpu().numpy()
-            sums = dict(zip(SUM_NAMES, values))
+            hists = torch.stack([sums[k] for k in HISTOGRAMS]).cpu().numpy()
+            sums = {**dict(zip(SUM_NAMES, values)), **dict(zip(HISTOGRAMS, hists))}
         each = [{name: v[i * n : (i + 1) * n] for name, v in sums.items()} for i in range(stacked.k)]
         for s, one in zip(scores, each):
             s.add_sums(one)
@@ -315,7 +358,7 @@ def score(
 ) -> Scores:
     """Score ``probes`` on test frames: a :class:`Scores` of L + 1 predictors (layers, then the train-mean floor).
 
-    ``on_utterance(frames, pred)`` sees each utterance's (L, T, 3) predictions (to write them, say).
+    ``on_utterance(frames, pred)`` sees each utterance's (L, T, 6) predictions (to write them, say).
     """
     hook = None if on_utterance is None else (lambda fr, pred_of, _sums: on_utterance(fr, pred_of(0)))
     return score_many([probes], frames, on_utterance=hook)[0]

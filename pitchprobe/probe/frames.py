@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from pitchprobe.core.align import FrameGrid, align
 from pitchprobe.core.audio import SAMPLING_RATE, load_audio
 from pitchprobe.core.errors import AudioError, PitchProbeError
-from pitchprobe.core.layout import SPLITS
+from pitchprobe.core.layout import DEFAULT_LABELS, SPLITS
 from pitchprobe.data.fleurs import GENDERS
 from pitchprobe.data.manifest import read_manifest
 from pitchprobe.labels.store import LabelRecord, read_labels
@@ -33,6 +33,7 @@ class SplitCounts:
     frames: int = 0
     voiced_frames: int = 0
     dropped_frames: int = 0
+    masked_frames: int = 0  # label frames not trusted (NaN: consensus labels where the trackers disagree)
     audio_seconds: float = 0.0
     padding_seconds: float = 0.0  # zeros added to batch utterances to the batch's longest
 
@@ -97,15 +98,23 @@ def load_records(root: Path, code: str, splits: tuple[str, ...], *, gender: str 
 
 
 def utterances(
-    root: Path, code: str, split: str, records: list[dict], state: RunState, *, fail_fast: bool = False
+    root: Path,
+    code: str,
+    split: str,
+    records: list[dict],
+    state: RunState,
+    *,
+    fail_fast: bool = False,
+    labels: str = DEFAULT_LABELS,
 ) -> list[Utterance]:
-    """Records of ``split`` that have usable labels; the rest are recorded as failures (raised with ``fail_fast``)."""
-    labels = read_labels(root, code, split)
+    """Records of ``split`` that have usable ``labels`` (a tracker's, or ``consensus``); the rest are recorded
+    as failures (raised with ``fail_fast``)."""
+    rows = read_labels(root, code, split, labels)
     out = []
     for rec in records:
         if rec["split"] != split:
             continue
-        lab = labels.get(rec["id"])
+        lab = rows.get(rec["id"])
         if lab is not None and lab.status == "ok":
             out.append(Utterance(rec, lab))
             continue
@@ -202,19 +211,25 @@ def label_grid(label: LabelRecord) -> FrameGrid:
 
 
 def aligned(backend: Backend, u: Utterance, states: list[torch.Tensor], counts: SplitCounts) -> Frames:
-    """Keep the model frames nearest each label frame (:func:`pitchprobe.core.align.align`) and count them."""
+    """Keep the model frames nearest each label frame (:func:`pitchprobe.core.align.align`) and count them.
+
+    Masked label frames (NaN) are left out, and counted.
+    """
     f0 = u.label.f0_hz
     al = align(
         n_labels=f0.size, label_grid=label_grid(u.label), n_model=int(states[0].shape[0]), model_grid=backend.grid
     )
     y = f0[al.label_index]
+    trusted = ~np.isnan(y)
+    label_index, model_index, y = al.label_index[trusted], al.model_index[trusted], y[trusted]
     counts.utterances += 1
     counts.frames += int(y.size)
     counts.voiced_frames += int((y > 0).sum())
     counts.dropped_frames += al.dropped
+    counts.masked_frames += int((~trusted).sum())
     counts.audio_seconds += u.label.num_samples / SAMPLING_RATE
-    idx = torch.as_tensor(al.model_index, device=states[0].device)
-    return Frames(u.record["id"], [h.index_select(0, idx) for h in states], y, np.asarray(al.label_index))
+    idx = torch.as_tensor(model_index, device=states[0].device)
+    return Frames(u.record["id"], [h.index_select(0, idx) for h in states], y, np.asarray(label_index))
 
 
 def iter_frames(
@@ -227,9 +242,11 @@ def iter_frames(
     state: RunState,
     fail_fast: bool = False,
     progress: bool = True,
+    labels: str = DEFAULT_LABELS,
 ) -> Iterator[Frames]:
-    """Every usable utterance of ``code``'s ``split`` through ``backend`` once, as aligned :class:`Frames`."""
-    utts = utterances(root, code, split, records, state, fail_fast=fail_fast)
+    """Every usable utterance of ``code``'s ``split`` through ``backend`` once, as aligned :class:`Frames`
+    (labels by the tracker ``labels``, or ``consensus``)."""
+    utts = utterances(root, code, split, records, state, fail_fast=fail_fast, labels=labels)
     for u, states in iter_states(backend, utts, split=split, state=state, fail_fast=fail_fast, progress=progress):
         yield aligned(backend, u, states, state.counts[split])
 

@@ -23,11 +23,11 @@ import torch
 from pitchprobe.core.atomic import atomic_path
 from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.probe import ridge
-from pitchprobe.probe.core import LayerSums, SplitSums
+from pitchprobe.probe.core import N_FRAME_COLUMNS, LayerSums, SplitSums
 
 SUMS_DTYPES = ("float64", "float32")  # storage of each XᵀX's upper triangle
 FIELDS = ("sx", "sy", "xty", "yty")
-PARTS = ("voiced", "unvoiced")
+PARTS = ("voiced", "unvoiced", "utterances")  # the LayerSums parts, in LayerSums.of order
 FIT_SPLITS = ("train", "dev")
 
 
@@ -35,9 +35,14 @@ ARRAY_BYTES = 270  # the .npz container's own bytes per array (zip entry and .np
 
 
 def sums_bytes(hidden_sizes: list[int], *, dtype: str = "float64") -> int:
-    """Bytes one language's sums take on disk (train and dev, voiced and unvoiced, every layer)."""
+    """Bytes one language's sums take on disk (train and dev; voiced, unvoiced and utterance parts; every layer)."""
     per = 4 if dtype == "float32" else 8
-    arrays = sum(4 * (d * (d + 1) // 2 * per + (d + 3 * d + 8) * 8 + 6 * ARRAY_BYTES) for d in hidden_sizes)
+    q = N_FRAME_COLUMNS
+    frame_parts = sum(
+        4 * (d * (d + 1) // 2 * per + (d + q * d + 2 * q + 1) * 8 + 6 * ARRAY_BYTES) for d in hidden_sizes
+    )
+    utterance_parts = sum(2 * (d * (d + 1) // 2 * per + (d + d + 2 + 1) * 8 + 6 * ARRAY_BYTES) for d in hidden_sizes)
+    arrays = frame_parts + utterance_parts
     return arrays + sum(8 * d + ARRAY_BYTES for d in hidden_sizes) + 2 * ARRAY_BYTES
 
 
@@ -101,7 +106,7 @@ def load_sums(path: Path, *, device: torch.device | str = "cpu") -> dict[str, Sp
                     parts = []
                     for part in PARTS:
                         key = f"{split}.{layer}.{part}"
-                        s = ridge.Sums(d, 3, shifts[layer], product_dtype=torch.float64)
+                        s = ridge.Sums(d, z[f"{key}.sy"].size, shifts[layer], product_dtype=torch.float64)
                         gram = np.zeros((d, d))
                         gram[np.triu_indices(d)] = z[f"{key}.gram"]
                         s._gram, s.n = t(gram), int(z[f"{key}.n"])

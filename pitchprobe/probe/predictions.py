@@ -84,7 +84,7 @@ class PredictionWriter(_ParquetStream):
         super().__init__(path, schema, flush_rows=PREDICTION_FLUSH)
 
     def add(self, utt_id: str, label_index: np.ndarray, f0: np.ndarray, preds: list[np.ndarray]) -> None:
-        """One utterance: ``preds[l]`` (T, 3) of layer ``l``."""
+        """One utterance: ``preds[l]`` (T, 6) of layer ``l``."""
         self.flush_rows = PREDICTION_FLUSH * max(1, len(preds))
         self.extend(
             [

@@ -34,7 +34,7 @@ from pitchprobe.models.base import DEFAULT_DTYPE
 from pitchprobe.probe.frames import Failure, SplitCounts
 from pitchprobe.probe.metrics import TARGETS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: targets st_utt, voicing, register; within-utterance r; label trackers
 MAJOR_VERSION = __version__.split(".")[0]
 
 
@@ -44,21 +44,33 @@ class SchemaError(PitchProbeError):
 
 @dataclass
 class VoicedScores:
-    """Metrics on voiced frames: RMSE in Hz and cents, r and R² in the target's units."""
+    """A target's test metrics (:data:`~pitchprobe.probe.metrics.METRICS`; None where the target has none).
+
+    On voiced frames: RMSE in Hz and cents, r and R² in the target's units, within-utterance r, RMSE in
+    semitones, log-F0 MSE. ``voicing``: balanced accuracy and ROC AUC over all frames. ``register``: over
+    utterances (``voiced_frames`` then counts utterances).
+    """
 
     voiced_frames: int = 0
     rmse_hz: float | None = None
     rmse_cents: float | None = None
     r: float | None = None
     r2: float | None = None
+    r_within: float | None = None
+    rmse_st: float | None = None
+    mse_log: float | None = None
+    balanced_accuracy: float | None = None
+    auc: float | None = None
 
 
 @dataclass
 class TargetScores:
-    """One probe (or the floor) for one target. ``f0_all`` also carries the all-frames MSE."""
+    """One probe (or the floor) for one target. ``f0_all`` also carries the all-frames MSE, ``voicing``
+    its threshold."""
 
     voiced: VoicedScores = field(default_factory=VoicedScores)
     alpha: float | None = None
+    threshold: float | None = None
     dev_mse: float | None = None
     train_mean: float | None = None
     mse_hz2: float | None = None
@@ -75,6 +87,9 @@ class LayerMetrics:
     f0_all: TargetScores
     f0_voiced: TargetScores
     logf0_voiced: TargetScores
+    st_utt: TargetScores
+    voicing: TargetScores
+    register: TargetScores
 
     def target(self, name: str) -> TargetScores:
         if name not in TARGETS:

@@ -152,7 +152,7 @@ class Sums:
         """The full symmetric ``XᵀX`` (D, D), float64."""
         return torch.triu(self._gram) + torch.triu(self._gram, 1).T
 
-    def columns(self, cols: slice) -> Sums:
+    def columns(self, cols: slice | list[int]) -> Sums:
         """The same sums for target columns ``cols`` alone (no copy of ``XᵀX``)."""
         out = Sums.__new__(Sums)
         out.shift, out.n, out.sx, out._gram = self.shift, self.n, self.sx, self._gram
@@ -262,3 +262,32 @@ def choose(train: Sums, dev: Sums | None, *, alpha: float | None) -> tuple[Ridge
         intercept=np.array([sol.intercept[best[j], j] for j in range(q)]),
     )
     return chosen, dev_mse
+
+
+def score_moments(s: Sums, w: np.ndarray, b: float) -> tuple[float, float]:
+    """Mean and variance of the scores ``x @ w + b`` of the frames behind ``s``."""
+    w_t = torch.as_tensor(w, dtype=torch.float64, device=s.sx.device)
+    b_shift = b + float(s.shift @ w_t)  # scores on shifted features
+    sxw = float(s.sx @ w_t)
+    mean = sxw / s.n + b_shift
+    second = (float(w_t @ (s.xtx @ w_t)) + 2 * b_shift * sxw + s.n * b_shift**2) / s.n
+    return mean, max(second - mean**2, 0.0)
+
+
+def equal_density_threshold(pos: Sums, neg: Sums, w: np.ndarray, b: float) -> float:
+    """The threshold on the scores ``x @ w + b`` where normal fits of the scores of the ``pos`` and the
+    ``neg`` frames have equal density (between the two means): the balanced-accuracy optimum for normal
+    scores. The midpoint of the means when the variances are equal; 0.5 without frames of both classes."""
+    if pos.n == 0 or neg.n == 0:
+        return 0.5
+    (m1, v1), (m0, v0) = score_moments(pos, w, b), score_moments(neg, w, b)
+    if not (v1 > 0 and v0 > 0) or np.isclose(v1, v0, rtol=1e-9):
+        return 0.5 * (m1 + m0)
+    # (t - m1)^2 / v1 - (t - m0)^2 / v0 + log(v1 / v0) = 0, a quadratic in t
+    qa, qb = 1 / v1 - 1 / v0, -2 * (m1 / v1 - m0 / v0)
+    qc = m1 * m1 / v1 - m0 * m0 / v0 + np.log(v1 / v0)
+    roots = np.roots([qa, qb, qc])
+    roots = roots[np.isreal(roots)].real
+    lo, hi = min(m0, m1), max(m0, m1)
+    inside = roots[(roots >= lo) & (roots <= hi)]
+    return float(inside[0]) if inside.size else 0.5 * (m1 + m0)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pitchprobe.core.atomic import ensure_writable
 from pitchprobe.core.errors import PitchProbeError
-from pitchprobe.core.layout import ResultFiles, probe_output
+from pitchprobe.core.layout import DEFAULT_LABELS, ResultFiles, probe_output
 from pitchprobe.labels.store import label_params
 from pitchprobe.models.base import Backend
 from pitchprobe.probe import core
@@ -35,6 +35,7 @@ def accumulate(
     fail_fast: bool = False,
     progress: bool = True,
     state: RunState | None = None,
+    labels: str = DEFAULT_LABELS,
 ) -> dict[str, core.SplitSums]:
     """One pass over ``code``'s train then dev split: ``{"train": SplitSums, "dev": SplitSums}`` of every layer.
 
@@ -45,7 +46,7 @@ def accumulate(
     sums: dict[str, core.SplitSums] = {}
     for split in FIT_SPLITS:
         sums[split] = core.SplitSums(backend.hidden_sizes, like=sums.get("train"))
-        kw = {"root": root, "code": code, "records": records, "state": state, "fail_fast": fail_fast}
+        kw = {"root": root, "code": code, "records": records, "state": state, "fail_fast": fail_fast, "labels": labels}
         for frames in iter_frames(backend, split=split, progress=progress, **kw):
             sums[split].add(frames)
     if state.counts["train"].frames < 2:
@@ -63,11 +64,12 @@ def fit_probes(
     fail_fast: bool = False,
     progress: bool = True,
     state: RunState | None = None,
+    labels: str = DEFAULT_LABELS,
 ) -> core.Probes:
     """One pass over ``code``'s train then dev split; fit every layer's probes (see :func:`run_probe`)."""
-    params = label_params(root, code)
+    params = label_params(root, code, labels)
     kw = {"root": root, "backend": backend, "gender": gender, "fail_fast": fail_fast, "progress": progress}
-    sums = accumulate(code, state=state, **kw)
+    sums = accumulate(code, state=state, labels=labels, **kw)
     return core.fit(sums["train"], sums["dev"], code=code, params=params, alpha=alpha)
 
 
@@ -83,6 +85,7 @@ def run_probe(
     output: Path | None = None,
     save_predictions: bool = True,
     progress: bool = True,
+    labels: str = DEFAULT_LABELS,
 ) -> ProbeResult:
     """Probe every layer of ``backend`` for F0 in language ``code``; write and return the results.
 
@@ -103,6 +106,8 @@ def run_probe(
         Report the prototype's smoothed MSE as the headline ``mse`` (both are always stored).
     fail_fast : bool
         Raise at the first unusable utterance instead of recording it.
+    labels : str
+        The labels to fit and score on: a tracker's (``pyaapt``, ``praat``, ``swift``) or ``consensus``.
     output : Path or None
         Results JSON; default ``<root>/results/<model_tag>/<code>.json``.
         Beside it: ``<stem>.probes.npz`` (the fitted probes), ``<stem>.predictions.parquet``
@@ -118,7 +123,7 @@ def run_probe(
     ensure_writable(files.json.parent)  # before the long pass, not after it
     state = RunState()  # the fit's counts and failures; scoring adds the test split's
     kw = {"root": root, "backend": backend, "gender": gender, "fail_fast": fail_fast, "progress": progress}
-    probes = fit_probes(code, alpha=alpha, state=state, **kw)
+    probes = fit_probes(code, alpha=alpha, state=state, labels=labels, **kw)
     probes.save(files.probes)
     target = ScoreTarget(probes, files, fit_state=state, predictions=save_predictions)
     return score_targets([target], code, alpha=alpha, postprocess=postprocess, t0=t0, **kw)[0]

@@ -14,7 +14,7 @@ import datetime
 import platform
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
 
@@ -23,14 +23,15 @@ from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.core.layout import ResultFiles
 from pitchprobe.data.manifest import read_manifest
 from pitchprobe.labels.pitch import PitchParams
-from pitchprobe.labels.store import label_params
+from pitchprobe.labels.store import label_params, label_timing
 from pitchprobe.models.base import Backend
 from pitchprobe.probe import core
 from pitchprobe.probe.frames import RunState, iter_frames, load_records
-from pitchprobe.probe.metrics import TARGETS, Scores
+from pitchprobe.probe.metrics import METRICS, TARGETS, Scores
 from pitchprobe.probe.predictions import PredictionWriter, StatsWriter
 from pitchprobe.probe.results import LayerMetrics, ProbeResult, TargetScores, VoicedScores, fingerprint, write_result
 
+VOICED = {f.name for f in fields(VoicedScores)}
 FIT_SPLITS = ("train", "dev")
 SCORE_SPLITS = ("test",)
 
@@ -71,7 +72,13 @@ class ScoreTarget:
 
 def _meta(code: str, target: ScoreTarget, backend: Backend) -> dict:
     p = target.probes
-    return {"code": code, "train_language": p.code, "model": backend.name, "labels": _labels(p.params)}
+    return {
+        "code": code,
+        "train_language": p.code,
+        "model": backend.name,
+        "labels": _labels(p.params),
+        "voicing_threshold": [float(x) for x in p.threshold],  # per layer: what the voicing statistics used
+    }
 
 
 def score_targets(
@@ -92,7 +99,8 @@ def score_targets(
     Nothing is written unless the whole pass succeeds; raises when no test frame is usable.
     """
     t0 = time.perf_counter() if t0 is None else t0
-    params = label_params(root, code)
+    labels = targets[0].probes.params.tracker
+    params = label_params(root, code, labels)
     for t in targets:
         if t.probes.params != params:
             raise PitchProbeError(
@@ -125,6 +133,7 @@ def score_targets(
             state=state,
             fail_fast=fail_fast,
             progress=progress,
+            labels=labels,
         )
         scores = core.score_many([t.probes for t in targets], frames, on_utterance=keep)
         if state.counts["test"].frames == 0:
@@ -165,11 +174,12 @@ def score_targets(
     return out
 
 
-def _labels(params: PitchParams) -> dict:
+def _labels(params: PitchParams, timing: dict | None = None) -> dict:
     return {
-        **params.__dict__,
+        **params.as_json(),
         "hop_samples": params.hop_samples(),
         "first_centre_samples": params.first_centre_samples(),
+        "timing": timing,
     }
 
 
@@ -187,7 +197,7 @@ def _layer_metrics(scores: Scores, index: int, layer: int, *, postprocess: bool)
     m = scores.metrics(index)
     targets = {}
     for t in TARGETS:
-        voiced = VoicedScores(**{k: m[t][k] for k in ("voiced_frames", "rmse_hz", "rmse_cents", "r", "r2")})
+        voiced = VoicedScores(voiced_frames=m[t]["voiced_frames"], **{k: m[t][k] for k in METRICS[t] if k in VOICED})
         targets[t] = TargetScores(voiced=voiced)
     a = targets["f0_all"]
     a.mse_hz2, a.mse_hz2_post, a.frames = m["f0_all"]["mse_hz2"], m["f0_all"]["mse_hz2_post"], m["f0_all"]["frames"]
@@ -219,16 +229,17 @@ def build_result(
         for i, t in enumerate(TARGETS):
             lm.target(t).alpha = float(probes.alpha[layer, i])
             lm.target(t).dev_mse = float(probes.dev_mse[layer, i])
+        lm.voicing.threshold = float(probes.threshold[layer])
         layers.append(lm)
     floor = _layer_metrics(scores, n_layers, -1, postprocess=postprocess)
     for t, m in zip(TARGETS, probes.train_mean):
         floor.target(t).train_mean = float(m)
     records = read_manifest(root, code, splits=("test", "train", "dev"))
     lang = records[0] if records else {}
-    labels = _labels(probes.params)
+    labels = _labels(probes.params, label_timing(root, code, probes.params.tracker))
     fp = fingerprint(
         model=backend.model_identity.as_dict(),
-        labels=probes.params.__dict__,
+        labels=probes.params.as_json(),
         alpha=alpha,
         train_language=probes.code,
         test_language=code,

@@ -14,11 +14,13 @@ import shlex
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.core.errors import PitchProbeError, UnknownNameError
 from pitchprobe.core.layout import RunLayout
 from pitchprobe.data.fleurs import GENDERS
 from pitchprobe.data.sources import FLEURS_REPO
+from pitchprobe.labels.consensus import CONSENSUS, consensus_params
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS, PitchParams
+from pitchprobe.labels.trackers import DEFAULT_TRACKER, TRACKERS
 from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
 from pitchprobe.models.identity import ModelIdentity
 from pitchprobe.probe.pool import SUMS_DTYPES
@@ -30,6 +32,11 @@ PHASES = (FIT, POOL, SCORE)  # every fit before the pool, the pool before every 
 POOLED, OTHERS = "pooled", "others"  # train languages of the pooled and the leave-one-language-out probes
 RANDOM_PREFIX = "random:"  # a model name "random:<name>" means only its random-init copy
 COMMON = "common"  # flags every subcommand has (added by the CLI itself)
+LABEL_MODES = ("tracker", CONSENSUS)
+# SUPERB-prosody's pitch_libritts downstream (JSALT-2022-SSL/superb-prosody, s3prl/downstream/pitch_libritts/
+# dataset.py): pYAAPT with f0_min 71, f0_max 800, frame_space = the upstream's hop and amfm_decompy's default
+# 35 ms frame_length; natural-log F0 regressed on voiced frames, scored by its MSE
+PRESETS = {"superb": {"frame_length_ms": 35.0, "f0_min_hz": 71.0, "f0_max_hz": 800.0}}
 
 
 def _opt(default, flag: str, help: str, **kw):
@@ -80,6 +87,29 @@ class StudyConfig:
     trust_checkpoint: bool = _opt(
         False, "--trust-checkpoint", "allow a --s3prl-ckpt that needs Python pickle (which can run code)"
     )
+    trackers: list[str] = field(
+        default_factory=lambda: [DEFAULT_TRACKER],
+        metadata={
+            "flag": "--tracker",
+            "list": True,
+            "help": f"comma-separated pitch trackers ({', '.join(TRACKERS)}): the first labels the probe unless "
+            f"--labels consensus; with two or more, a tracker agreement table (default {DEFAULT_TRACKER})",
+        },
+    )
+    labels: str = _opt(
+        "tracker",
+        "--labels",
+        "tracker: the first --tracker's labels; consensus: frames where at least two trackers agree within "
+        "50 cents (the rest masked)",
+        choices=LABEL_MODES,
+    )
+    preset: str | None = _opt(
+        None,
+        "--preset",
+        "superb: SUPERB-prosody's pitch_libritts labels (pYAAPT, 35 ms frames, F0 71-800 Hz) and its "
+        "log-F0 MSE on voiced frames as the headline; overrides --frame-length, --f0-min, --f0-max",
+        choices=tuple(PRESETS),
+    )
     frame_length_ms: float = _opt(FRAME_LENGTH_MS, "--frame-length", "pYAAPT frame length, ms", type=float)
     frame_space_ms: float = _opt(FRAME_SPACE_MS, "--frame-space", "label hop, ms", type=float)
     f0_min_hz: float = _opt(F0_MIN_HZ, "--f0-min", "Hz", type=float)
@@ -117,9 +147,27 @@ class StudyConfig:
     )
     fail_fast: bool = _opt(False, "--fail-fast", "stop at the first failure", cli=COMMON)
 
+    def tracker_params(self, tracker: str) -> PitchParams:
+        """The settings of ``tracker``'s labels (``--preset`` applied)."""
+        grid = {
+            "frame_length_ms": self.frame_length_ms,
+            "frame_space_ms": self.frame_space_ms,
+            "f0_min_hz": self.f0_min_hz,
+            "f0_max_hz": self.f0_max_hz,
+            **(PRESETS[self.preset] if self.preset else {}),
+        }
+        return PitchParams(**grid, tracker=tracker)
+
     @property
     def params(self) -> PitchParams:
-        return PitchParams(self.frame_length_ms, self.frame_space_ms, self.f0_min_hz, self.f0_max_hz)
+        """The settings of the labels the probes are fitted on: the first tracker's, or their consensus."""
+        first = self.tracker_params(self.trackers[0] if self.trackers else DEFAULT_TRACKER)
+        return consensus_params(first, self.trackers) if self.labels == CONSENSUS else first
+
+    @property
+    def headline(self) -> tuple[str, str]:
+        """(target, metric) of the headline numbers: voiced-F0 r, or SUPERB-prosody's log-F0 MSE."""
+        return ("logf0_voiced", "mse_log") if self.preset == "superb" else ("f0_voiced", "r")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -230,6 +278,12 @@ def units_of(cfg: StudyConfig) -> list[Unit]:
             raise PitchProbeError(f"a language cannot be called {code!r} in a study (it names the pooled probes)")
     if cfg.pooled and len(set(cfg.langs)) < 2:
         raise PitchProbeError("--pooled needs at least two languages in --langs")
+    for name in cfg.trackers:
+        if name not in TRACKERS:
+            raise UnknownNameError("tracker", name, tuple(TRACKERS))
+    if not cfg.trackers:
+        raise PitchProbeError("--tracker needs at least one tracker")
+    cfg.params  # noqa: B018 - a consensus of fewer than two trackers is refused here, before anything runs
     units = []
     for ident in model_variants(cfg):
         units += [Unit(FIT, ident, c) for c in fit_languages(cfg)]
@@ -252,7 +306,7 @@ def unit_fingerprint(
     """
     return fingerprint(
         model=model.as_dict(),
-        labels=cfg.params.__dict__,
+        labels=cfg.params.as_json(),
         alpha=cfg.alpha,
         train_language=train_code,
         test_language=test_code,

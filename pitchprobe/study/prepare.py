@@ -11,11 +11,13 @@ from pitchprobe.study.config import POOL, StudyConfig, Unit
 
 
 def ensure_labelled(cfg: StudyConfig, codes: list[str]) -> None:
-    """Gather (if needed) and label ``codes`` in the data root; raise at the first language that fails."""
+    """Gather (if needed) and label ``codes`` in the data root, by every tracker of the study (and their
+    consensus, with ``--labels consensus``); raise at the first language that fails."""
     from pitchprobe.core.layout import manifest_path
     from pitchprobe.data.fleurs import HubSource, LocalSource, gather_language
     from pitchprobe.data.languages import load_table
     from pitchprobe.data.manifest import resolve_gathered
+    from pitchprobe.labels.consensus import CONSENSUS, make_consensus
     from pitchprobe.labels.make import make_labels
 
     root = Path(cfg.data_dir)
@@ -27,17 +29,20 @@ def ensure_labelled(cfg: StudyConfig, codes: list[str]) -> None:
             )
             if not gathered.ok:
                 raise PitchProbeError(f"gathering failed: {gathered.failure}")
-        s = make_labels(
-            lang.code,
-            root=root,
-            params=cfg.params,
-            jobs=cfg.jobs,
-            fail_fast=cfg.fail_fast,
-            retry_failed=cfg.retry_failed,
-            progress=False,
-        )
-        if s.total and not s.ok:
-            raise PitchProbeError(f"no utterance could be labelled ({len(s.failed)} failed)")
+        for tracker in cfg.trackers:  # every tracker's labels: the probe's, and the agreement table's
+            s = make_labels(
+                lang.code,
+                root=root,
+                params=cfg.tracker_params(tracker),
+                jobs=cfg.jobs,
+                fail_fast=cfg.fail_fast,
+                retry_failed=cfg.retry_failed,
+                progress=False,
+            )
+            if s.total and not s.ok:
+                raise PitchProbeError(f"no utterance could be labelled by {tracker} ({len(s.failed)} failed)")
+        if cfg.params.tracker == CONSENSUS:
+            make_consensus(lang.code, root=root, params=cfg.params)
 
 
 def needed_languages(cfg: StudyConfig, units: list[Unit]) -> list[str]:

@@ -33,6 +33,7 @@ from pitchprobe.core.atomic import ensure_writable, remove_temporary, write_json
 from pitchprobe.core.errors import PitchProbeError, UnknownNameError, describe
 from pitchprobe.core.layout import RunLayout, default_run_dir, label_params_path
 from pitchprobe.core.lock import file_lock
+from pitchprobe.labels.pitch import PitchParams
 from pitchprobe.models.base import Backend
 from pitchprobe.models.identity import ModelIdentity
 from pitchprobe.study.config import EXECUTORS, PHASES, POOL, StudyConfig, Unit, load_config, resolved, units_of
@@ -164,15 +165,16 @@ def _submitit_executor(cfg: StudyConfig):
     return ex
 
 
-def _check_labels(cfg: StudyConfig) -> dict[str, dict]:
-    """``{code: stored parameters}`` of languages whose labels in the data root were made otherwise."""
+def _check_labels(cfg: StudyConfig) -> dict[tuple[str, str], dict]:
+    """``{(code, tracker): stored parameters}`` of labels in the data root that were made otherwise."""
     out = []
     for code in sorted({*cfg.langs, *cfg.train_langs}):
-        path = label_params_path(Path(cfg.data_dir), code)
-        if path.is_file():
-            stored = json.loads(path.read_text())
-            if stored != asdict(cfg.params):
-                out.append((code, stored))
+        for tracker in cfg.trackers:
+            path = label_params_path(Path(cfg.data_dir), code, tracker)
+            if path.is_file():
+                stored = PitchParams.from_json(json.loads(path.read_text()))
+                if stored != cfg.tracker_params(tracker):
+                    out.append(((code, tracker), stored.as_json()))
     return dict(out)
 
 
@@ -195,18 +197,21 @@ def _prepare(cfg: StudyConfig) -> tuple[StudyConfig, list[Unit]]:
         if len(problems) > 20:
             lines.append(f"... and {len(problems) - 20} more")
         if labels:
-            lines.append(f"the data root's labels differ from the study's {asdict(cfg.params)}:")
-            lines += [f"{code}: labels made with {stored}" for code, stored in labels.items()]
+            lines.append("the data root's labels differ from the study's:")
+            lines += [
+                f"{code}: {tracker} labels made with {stored}, not {cfg.tracker_params(tracker).as_json()}"
+                for (code, tracker), stored in labels.items()
+            ]
         lines.append(f"pass --overwrite to recompute them, or use a new --run-dir (now {cfg.run_dir})")
         raise PitchProbeError("\n  ".join(lines))
     if labels:  # --overwrite: relabel those languages once, here, before any unit runs
         from pitchprobe.labels.make import make_labels
 
-        for code in labels:
+        for code, tracker in labels:
             make_labels(
                 code,
                 root=Path(cfg.data_dir),
-                params=cfg.params,
+                params=cfg.tracker_params(tracker),
                 jobs=cfg.jobs,
                 overwrite=True,
                 fail_fast=cfg.fail_fast,

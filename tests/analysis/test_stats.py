@@ -5,6 +5,7 @@ import pytest
 
 from pitchprobe.analysis.stats import METRICS, bootstrap, group_permutation_test, metrics_from, utterance_stats
 from pitchprobe.models import load_model
+from pitchprobe.probe.metrics import NOT_SUMMED
 from pitchprobe.probe.run import run_probe
 
 
@@ -21,12 +22,23 @@ def test_per_utterance_sums_reproduce_every_metric_of_the_run(probed):
     res, stats = probed
     total = stats.total()
     assert len(stats.ids) == res["counts"]["test"]["utterances"]
+    checked = 0
     for target, metrics in METRICS.items():
         for metric in metrics:
+            if (target, metric) in NOT_SUMMED:  # the ROC AUC is of histograms, not of per-utterance sums
+                continue
             got = metrics_from(total, target, metric)
             for layer in res["layers"]:
-                want = layer["f0_all"][metric] if metric.startswith("mse") else layer[target]["voiced"][metric]
-                assert got[layer["layer"]] == pytest.approx(want, rel=1e-4)  # predictions are stored as float32
+                scores = layer["f0_all"] if metric in ("mse_hz2", "mse_hz2_post") else layer[target]["voiced"]
+                want = scores[metric]
+                if want is None:
+                    assert np.isnan(got[layer["layer"]])
+                    continue
+                # predictions are stored as float32; a voicing score at its threshold may round across it
+                tol = 2e-3 if metric == "balanced_accuracy" else 1e-4
+                assert got[layer["layer"]] == pytest.approx(want, rel=tol)
+                checked += 1
+    assert checked > 20 * len(res["layers"])
 
 
 def test_bootstrap_equals_an_explicit_resampling_loop_and_is_seeded(probed):

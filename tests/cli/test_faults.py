@@ -48,7 +48,7 @@ def test_a_broken_language_fails_alone_and_the_summary_names_it(gathered):
     manifest_path(root, "zz_contour").write_text('{"id": "broken', encoding="utf-8")  # not JSON
     r = run("make_pitch_data.py", "zz_contour,zz_level", "--overwrite", *common)
     assert r.returncode == 1, r.stderr
-    assert "zz_level: 12 utterances" in r.stdout
+    assert "zz_level (pyaapt): 12 utterances" in r.stdout
     assert "1 of 2 languages produced no labels" in r.stdout and "zz_contour: JSONDecodeError" in r.stdout
     assert "Traceback" not in r.stderr
     r = run("make_pitch_data.py", "zz_contour,zz_level", "--fail-fast", *common)

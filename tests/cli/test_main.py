@@ -31,7 +31,7 @@ def test_scripts_end_to_end(workdir, corpus):
     assert "zz_level" in r.stdout and "zz_intonation" in r.stdout
     r = run("make_pitch_data.py", "2", *common)
     assert r.returncode == 0, r.stderr
-    assert "zz_level: 12 utterances" in r.stdout and "0 failed" in r.stdout
+    assert "zz_level (pyaapt): 12 utterances" in r.stdout and "0 failed" in r.stdout
     r = run("linear_regress.py", "2", "--model", "fbank", "--alpha", "0", *common)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
@@ -71,5 +71,5 @@ def test_labels_gather_a_language_first_when_needed(workdir, corpus):
     d, common = workdir
     r = run("make_pitch_data.py", "zz_contour", "--source", corpus, *common)
     assert r.returncode == 0, r.stderr
-    assert "not gathered yet" in r.stdout and "zz_contour: 12 utterances, 0 already labelled" in r.stdout
+    assert "not gathered yet" in r.stdout and "zz_contour (pyaapt): 12 utterances, 0 already labelled" in r.stdout
     assert (d / "data" / "manifests" / "zz_contour.jsonl").is_file()

@@ -14,7 +14,7 @@ from pitchprobe.data.manifest import read_manifest, write_manifest
 from pitchprobe.data.synth import synth_utterance, true_f0_at
 from pitchprobe.labels.make import make_labels
 from pitchprobe.labels.pitch import PitchParams, track
-from pitchprobe.labels.store import read_labels
+from pitchprobe.labels.store import label_timing, read_labels
 from tests.conftest import SHARED_EXAMPLES, write_bad_files
 
 
@@ -60,7 +60,9 @@ def test_labels_equal_amfm_decompy_frame_for_frame(labelled, table):
         assert lab.status == "ok"
         want = reference(load_audio(rec["path"]), **params.yaapt_kwargs())
         np.testing.assert_array_equal(lab.f0_hz, want)
-        assert (lab.hop_samples, lab.first_centre_samples) == (320, 200.0)
+        # frame 0 is stored where it was measured to sit: pYAAPT's nominal 200 plus the applied offset
+        offset = label_timing(labelled, code)["applied_offset_samples"]
+        assert (lab.hop_samples, lab.first_centre_samples) == (320, 200 + offset)
 
 
 def test_other_settings_are_passed_through(tmp_path, corpus, table):
@@ -71,7 +73,8 @@ def test_other_settings_are_passed_through(tmp_path, corpus, table):
     rec = read_manifest(root, "zz_contour")[0]
     lab = read_labels(root, "zz_contour", "test")[rec["id"]]
     np.testing.assert_array_equal(lab.f0_hz, reference(load_audio(rec["path"]), **params.yaapt_kwargs()))
-    assert (lab.hop_samples, lab.first_centre_samples) == (160, 280.0)
+    offset = label_timing(root, "zz_contour")["applied_offset_samples"]
+    assert (lab.hop_samples, lab.first_centre_samples) == (160, 280 + offset)
     with pytest.raises(PitchProbeError, match="overwrite"):
         make_labels("zz_contour", root=root, splits=("test",), progress=False)
 
@@ -165,7 +168,8 @@ def _frames_pos(wav, params):
     [(25.0, 20.0), (25.0625, 12.5), (35.0, 10.0), (20.0, 12.5), (30.0, 5.0), (25.0, 12.5625)],
 )
 def test_stored_frame_centres_are_amfm_decompys_frames_pos(tmp_path, corpus, table, length_ms, space_ms):
-    """Labels made with any accepted setting sit exactly where pYAAPT itself says (odd frame sizes included)."""
+    """Labels made with any accepted setting sit exactly where pYAAPT itself says (odd frame sizes included),
+    moved by the measured offset of these settings."""
     root = tmp_path / "d"
     gather([table["zz_contour"]], root=root, source=LocalSource(corpus), splits=("test",))
     params = PitchParams(frame_length_ms=length_ms, frame_space_ms=space_ms)
@@ -173,7 +177,7 @@ def test_stored_frame_centres_are_amfm_decompys_frames_pos(tmp_path, corpus, tab
     labels = read_labels(root, "zz_contour", "test")
     for rec in read_manifest(root, "zz_contour")[:2]:
         lab = labels[rec["id"]]
-        want = _frames_pos(load_audio(rec["path"]), params)
+        want = _frames_pos(load_audio(rec["path"]), params) + label_timing(root, "zz_contour")["applied_offset_samples"]
         got = lab.first_centre_samples + lab.hop_samples * np.arange(lab.f0_hz.size)
         np.testing.assert_array_equal(got, want)
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from transformers import HubertConfig
 
+from pitchprobe.core.layout import label_split_dir
 from pitchprobe.data.fleurs import LocalSource, gather_language
 from pitchprobe.data.languages import load_table
 from pitchprobe.data.synth import write_corpus
@@ -34,7 +35,7 @@ def plant_no_pitch(root, code):
                     "f0_hz": f0,
                 }
             )
-        split_dir = root / "labels" / code / split
+        split_dir = label_split_dir(root, code, split)
         for p in split_dir.glob("part-*.parquet"):
             p.unlink()
         write_part(split_dir, rows, PitchParams())

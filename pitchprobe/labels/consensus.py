@@ -1,0 +1,101 @@
+"""Consensus labels: one label per frame where the trackers agree, masked where they do not.
+
+:func:`make_consensus` combines the stored labels of several trackers of a language
+(:mod:`pitchprobe.labels.make`, one tracker each) into labels stored like any tracker's, under
+``consensus`` (:func:`pitchprobe.labels.agreement.consensus`: a frame keeps a pitch where at least
+two trackers call it voiced and agree within 50 cents, stays unvoiced where every tracker says so,
+and is NaN, masked, elsewhere). The probe then fits and scores on trusted frames only
+(:func:`pitchprobe.probe.frames.aligned` drops NaN frames and counts them).
+
+No audio is read: the consensus is remade from the trackers' labels whenever it is asked for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pitchprobe.core.atomic import write_json
+from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.core.layout import SPLITS, label_split_dir, label_timing_path, language_lock
+from pitchprobe.core.lock import file_lock
+from pitchprobe.data.manifest import read_manifest
+from pitchprobe.labels.agreement import consensus, consensus_counts
+from pitchprobe.labels.make import label_row
+from pitchprobe.labels.pitch import PitchParams
+from pitchprobe.labels.store import label_params, label_timing, prepare_store, read_labels, write_part
+
+CONSENSUS = "consensus"  # the label source name of consensus labels
+MIN_SOURCES = 2  # trackers a consensus needs: a pair must be able to agree
+
+
+def consensus_params(params: PitchParams, sources: tuple[str, ...] | list[str]) -> PitchParams:
+    """The settings of a consensus of ``sources`` made on ``params``' grid and F0 range."""
+    sources = tuple(dict.fromkeys(sources))
+    if len(sources) < MIN_SOURCES:
+        raise PitchProbeError(f"consensus labels need at least {MIN_SOURCES} trackers, got {list(sources)}")
+    if CONSENSUS in sources:
+        raise PitchProbeError("a consensus cannot be made of consensus labels")
+    return PitchParams(
+        params.frame_length_ms, params.frame_space_ms, params.f0_min_hz, params.f0_max_hz, CONSENSUS, sources
+    )
+
+
+def make_consensus(code: str, *, root: Path, params: PitchParams, splits: tuple[str, ...] = SPLITS) -> dict:
+    """(Re)make ``code``'s consensus labels from its stored labels by each of ``params.sources``.
+
+    An utterance gets a consensus row when every source labelled it; otherwise a failed row with the
+    first failing source's reason. Its frames sit where the sources' measured timings put them, on
+    average (they differ by less than a label hop).
+
+    Returns
+    -------
+    dict
+        ``{split: {"utterances", "failed", "frames", "voiced", "unvoiced", "masked"}}``.
+    """
+    if params.tracker != CONSENSUS:
+        raise PitchProbeError(f"consensus labels have tracker {CONSENSUS!r}, not {params.tracker!r}")
+    with file_lock(language_lock(root, code), what=f"consensus labels of {code}"):
+        timings = {}
+        for source in params.sources:
+            stored = label_params(root, code, source)
+            if (stored.frame_length_ms, stored.frame_space_ms) != (params.frame_length_ms, params.frame_space_ms):
+                raise PitchProbeError(f"{code}: {source} labels were made on another frame grid ({stored})")
+            timings[source] = label_timing(root, code, source) or {"applied_offset_samples": 0}
+        offset = int(round(np.mean([t["applied_offset_samples"] for t in timings.values()])))
+        prepare_store(root, code, params, overwrite=True, splits=splits)
+        write_json(
+            label_timing_path(root, code, CONSENSUS),
+            {"tracker": CONSENSUS, "applied_offset_samples": offset, "sources": timings},
+        )
+        records = read_manifest(root, code, splits=splits)
+        summary = {}
+        for split in splits:
+            by_source = {s: read_labels(root, code, split, s) for s in params.sources}
+            rows, counts = [], {"utterances": 0, "failed": 0, "frames": 0, "voiced": 0, "unvoiced": 0, "masked": 0}
+            for rec in (r for r in records if r["split"] == split):
+                labs = [by_source[s].get(rec["id"]) for s in params.sources]
+                bad = next(
+                    ((s, lab) for s, lab in zip(params.sources, labs) if lab is None or lab.status != "ok"), None
+                )
+                if bad is not None:
+                    source, lab = bad
+                    reason = "no_labels" if lab is None else lab.reason
+                    message = f"{source}: " + ("no labels for this file" if lab is None else str(lab.message))
+                    rows.append(label_row(rec["id"], params, offset, status="failed", reason=reason, message=message))
+                    counts["failed"] += 1
+                    continue
+                n = min(lab.f0_hz.size for lab in labs)  # equal on one grid; a shorter one would be cut
+                f0 = consensus([lab.f0_hz[:n] for lab in labs])
+                rows.append(label_row(rec["id"], params, offset, num_samples=labs[0].num_samples, f0_hz=f0))
+                counts["utterances"] += 1
+                for key, value in consensus_counts(f0).items():
+                    counts[key] += value
+            if rows:
+                write_part(label_split_dir(root, code, split, CONSENSUS), rows, params)
+            summary[split] = counts
+    return summary
+
+
+__all__ = ["CONSENSUS", "consensus_params", "make_consensus"]

@@ -1,0 +1,309 @@
+"""F0 trackers behind one interface, all giving labels on pYAAPT's frame grid.
+
+Every tracker's labels are one value per frame of the *same* grid, pYAAPT's
+``frames_pos``: for an ``N``-sample waveform the frames are centred at
+``np.arange(fix(frame_size / 2), N - fix(frame_size / 2), hop)`` (``200 + 320 k``
+at 16 kHz with the default :class:`~pitchprobe.labels.pitch.PitchParams`), so the
+labels of different trackers compare frame for frame. A tracker with frames of
+its own (Praat every quarter hop, SwiftF0 every 256 samples) is mapped onto the
+grid by :func:`to_grid`.
+
+Trackers (:data:`TRACKERS`):
+
+=======  ===================  ========  ==================================================
+name     package              licence   what runs
+=======  ===================  ========  ==================================================
+pyaapt   amfm_decompy         MIT       :func:`pitchprobe.labels.pitch.track`, unchanged
+praat    praat-parselmouth    GPL-3.0   Praat's autocorrelation pitch (``To Pitch (ac)``)
+swift    swift-f0             MIT       SwiftF0's ONNX model, bundled in the wheel (offline)
+=======  ===================  ========  ==================================================
+
+Where a tracker's labels really sit in time, relative to the nominal centres, is
+measured by :mod:`pitchprobe.labels.calibrate`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from pitchprobe.core.audio import SAMPLING_RATE, check_waveform
+from pitchprobe.core.errors import AudioError, PitchProbeError, UnknownNameError
+from pitchprobe.labels.pitch import DEFAULT_PARAMS, PitchParams, track
+
+DEFAULT_TRACKER = "pyaapt"
+INSTALL_HINT = "pip install 'pitchprobe[trackers]'"  # the optional dependencies of the non-default trackers
+PRAAT_STEPS_PER_HOP = 4  # Praat frames per label hop: its time step is hop / 4 (5 ms at the default 20 ms hop)
+SWIFT_THREADS = 1  # ONNX Runtime threads per detector: one tracker runs per worker process
+SWIFT_FMIN_HZ = 46.875  # Hz, lowest pitch SwiftF0's model scores (swift_f0.FMIN); a lower f0_min is raised to it
+SWIFT_FMAX_HZ = 2093.75  # Hz, highest pitch SwiftF0's model scores (swift_f0.FMAX); a higher f0_max is lowered to it
+SWIFT_VOICED_CONFIDENCE = 0.5  # SwiftF0's calibrated confidence: voiced at or above this
+SWIFT_HOP_SAMPLES = 256  # samples at 16 kHz, SwiftF0's fixed frame hop (swift_f0.core.HOP)
+
+
+@dataclass(frozen=True)
+class TrackerInfo:
+    """One F0 tracker.
+
+    Attributes
+    ----------
+    name : str
+        Its key in :data:`TRACKERS`.
+    package : str
+        The pip package that provides it.
+    module : str
+        The module imported to run it (checked by :func:`require`).
+    licence : str
+        SPDX identifier of the package's licence.
+    description : str
+        One line: the method and settings.
+    """
+
+    name: str
+    package: str
+    module: str
+    licence: str
+    description: str
+
+
+TRACKERS: dict[str, TrackerInfo] = {
+    "pyaapt": TrackerInfo(
+        "pyaapt",
+        "amfm_decompy",
+        "amfm_decompy.pYAAPT",
+        "MIT",
+        "YAAPT (Zahorian & Hu 2008), pYAAPT port: spectral + NCCF candidates, dynamic programming",
+    ),
+    "praat": TrackerInfo(
+        "praat",
+        "praat-parselmouth",
+        "parselmouth",
+        "GPL-3.0",
+        "Praat To Pitch (ac) (Boersma 1993) via parselmouth, time step hop / 4, mapped to the grid",
+    ),
+    "swift": TrackerInfo(
+        "swift",
+        "swift-f0",
+        "swift_f0",
+        "MIT",
+        "SwiftF0 CNN (ONNX, bundled), 256-sample hop, voiced at confidence >= 0.5, mapped to the grid",
+    ),
+}
+
+
+class TrackerMissingError(PitchProbeError):
+    """A tracker whose package is not installed; the message names the package, its licence and the pip command."""
+
+
+def tracker_info(name: str) -> TrackerInfo:
+    """The :class:`TrackerInfo` of ``name``; :class:`UnknownNameError` listing the valid names otherwise."""
+    if name not in TRACKERS:
+        raise UnknownNameError("tracker", name, list(TRACKERS))
+    return TRACKERS[name]
+
+
+def require(name: str) -> TrackerInfo:
+    """Check that tracker ``name`` can run: its module imports.
+
+    Raises
+    ------
+    UnknownNameError
+        ``name`` is not in :data:`TRACKERS`.
+    TrackerMissingError
+        Its module cannot be imported.
+    """
+    info = tracker_info(name)
+    try:
+        importlib.import_module(info.module)
+    except ImportError as e:
+        raise TrackerMissingError(
+            f"the {info.name} tracker needs {info.package} ({info.licence}): {INSTALL_HINT} "
+            f"(importing {info.module} failed: {e})"
+        ) from e
+    return info
+
+
+def grid_frames(num_samples: int, *, params: PitchParams = DEFAULT_PARAMS, sampling_rate: int = SAMPLING_RATE) -> int:
+    """Number of label frames of an ``num_samples``-sample waveform: ``len`` of pYAAPT's ``frames_pos``, 0 if none."""
+    half = params.first_centre_samples(sampling_rate)
+    return len(range(half, int(num_samples) - half, params.hop_samples(sampling_rate)))
+
+
+def to_grid(
+    times_samples: np.ndarray, f0: np.ndarray, centres: np.ndarray, *, hop_samples: float | None = None
+) -> np.ndarray:
+    """Map a tracker's own frames onto grid frame centres.
+
+    A grid frame is voiced iff its nearest tracker frame is voiced (a tie goes
+    to the earlier frame). Its value is the log-linear interpolation between
+    the two tracker frames around it when both are voiced, else the nearest
+    frame's value. A centre before the first or after the last tracker frame
+    takes that frame's value only if it is at most one tracker hop away, else 0.
+
+    Parameters
+    ----------
+    times_samples : np.ndarray
+        Shape (M,), strictly increasing: the tracker's frame times in samples.
+    f0 : np.ndarray
+        Shape (M,), Hz, 0 = unvoiced.
+    centres : np.ndarray
+        Shape (G,): grid frame centres in samples.
+    hop_samples : float, optional
+        The tracker's hop in samples; by default the median spacing of
+        ``times_samples`` (0 for a single frame: only a coincident centre takes it).
+
+    Returns
+    -------
+    np.ndarray
+        float64, shape (G,), Hz, 0 = unvoiced.
+    """
+    t = np.asarray(times_samples, dtype=np.float64)
+    f = np.asarray(f0, dtype=np.float64)
+    c = np.asarray(centres, dtype=np.float64)
+    if t.ndim != 1 or f.shape != t.shape:
+        raise PitchProbeError(f"to_grid needs times and F0 of one shape (M,), got {t.shape} and {f.shape}")
+    if t.size and not np.all(np.diff(t) > 0):
+        raise PitchProbeError("to_grid needs strictly increasing tracker frame times")
+    out = np.zeros(c.shape)
+    if t.size == 0 or c.size == 0:
+        return out
+    f = np.where(np.isfinite(f) & (f > 0), f, 0.0)
+    hop = (float(np.median(np.diff(t))) if t.size > 1 else 0.0) if hop_samples is None else float(hop_samples)
+    right = np.clip(np.searchsorted(t, c, side="left"), 1, max(t.size - 1, 1))  # t[right - 1] < c <= t[right] inside
+    left = right - 1
+    if t.size == 1:
+        left = right = np.zeros(c.shape, dtype=np.int64)
+    nearest = np.where(np.abs(c - t[left]) <= np.abs(t[right] - c), left, right)
+    value = f[nearest]
+    inside = (c >= t[0]) & (c <= t[-1])
+    both = inside & (f[left] > 0) & (f[right] > 0) & (right > left)
+    if np.any(both):
+        lo, hi = left[both], right[both]
+        w = (c[both] - t[lo]) / (t[hi] - t[lo])
+        value[both] = np.exp((1 - w) * np.log(f[lo]) + w * np.log(f[hi]))
+    near_edge = np.minimum(np.abs(c - t[0]), np.abs(c - t[-1])) <= hop
+    out[:] = np.where(inside | near_edge, value, 0.0)
+    return out
+
+
+def _pyaapt(wav: np.ndarray, params: PitchParams, sampling_rate: int) -> np.ndarray:
+    return track(wav, params=params, sampling_rate=sampling_rate)
+
+
+def _praat(wav: np.ndarray, params: PitchParams, sampling_rate: int) -> np.ndarray:
+    import parselmouth
+
+    sound = parselmouth.Sound(wav, sampling_frequency=sampling_rate)
+    step_samples = params.hop_samples(sampling_rate) / PRAAT_STEPS_PER_HOP
+    pitch = sound.to_pitch_ac(
+        time_step=step_samples / sampling_rate, pitch_floor=params.f0_min_hz, pitch_ceiling=params.f0_max_hz
+    )
+    times = (np.asarray(pitch.xs(), dtype=np.float64) - sound.x1) * sampling_rate  # sample i sits at x1 + i / fs
+    f0 = np.asarray(pitch.selected_array["frequency"], dtype=np.float64)
+    centres = params.frame_centres(grid_frames(wav.size, params=params, sampling_rate=sampling_rate), sampling_rate)
+    return to_grid(times, f0, centres, hop_samples=step_samples)
+
+
+@lru_cache(maxsize=1)
+def _swift_detector():
+    """One SwiftF0 detector per process (its construction allocates the ONNX session and thread pool)."""
+    from swift_f0 import SwiftF0
+
+    accepted = inspect.signature(SwiftF0).parameters
+    return SwiftF0(**({"threads": SWIFT_THREADS} if "threads" in accepted else {}))
+
+
+def swift_range(params: PitchParams) -> tuple[float, float]:
+    """``(fmin, fmax)`` in Hz passed to SwiftF0: ``params``' range clipped to the model's 46.875-2093.75 Hz."""
+    fmin = min(max(params.f0_min_hz, SWIFT_FMIN_HZ), SWIFT_FMAX_HZ)
+    fmax = max(min(params.f0_max_hz, SWIFT_FMAX_HZ), SWIFT_FMIN_HZ)
+    if not fmin < fmax:
+        raise PitchProbeError(
+            f"an F0 range of {params.f0_min_hz:g}-{params.f0_max_hz:g} Hz lies outside SwiftF0's "
+            f"{SWIFT_FMIN_HZ:g}-{SWIFT_FMAX_HZ:g} Hz"
+        )
+    return fmin, fmax
+
+
+def _swift(wav: np.ndarray, params: PitchParams, sampling_rate: int) -> np.ndarray:
+    fmin, fmax = swift_range(params)  # a settings fault, raised before anything is blamed on the file
+    result = _swift_detector().detect(wav.astype(np.float32), sampling_rate, fmin, fmax)
+    times = np.asarray(result.timestamps, dtype=np.float64) * sampling_rate  # frame k at k * 256 / 16000 s
+    voiced = np.asarray(result.confidence) >= SWIFT_VOICED_CONFIDENCE
+    f0 = np.where(voiced, np.asarray(result.pitch_hz, dtype=np.float64), 0.0)
+    centres = params.frame_centres(grid_frames(wav.size, params=params, sampling_rate=sampling_rate), sampling_rate)
+    return to_grid(times, f0, centres, hop_samples=SWIFT_HOP_SAMPLES * sampling_rate / SAMPLING_RATE)
+
+
+_RUNNERS = {"pyaapt": _pyaapt, "praat": _praat, "swift": _swift}
+
+
+def track_with(
+    name: str, wav: np.ndarray, *, params: PitchParams = DEFAULT_PARAMS, sampling_rate: int = SAMPLING_RATE
+) -> np.ndarray:
+    """F0 of a waveform by tracker ``name``, on pYAAPT's frame grid.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`TRACKERS`.
+    wav : np.ndarray
+        Shape (N,), full scale 1.0; converted to float64 (float32 for SwiftF0).
+    params : PitchParams
+        Grid (frame length and hop) and F0 range in Hz (clipped to SwiftF0's range for ``swift``).
+    sampling_rate : int
+        Hz.
+
+    Returns
+    -------
+    np.ndarray
+        float64, shape (grid_frames(N),), Hz, 0 = unvoiced; frame ``k`` nominally centred at
+        ``params.first_centre_samples() + k * params.hop_samples()``.
+
+    Raises
+    ------
+    UnknownNameError
+        An unknown tracker.
+    TrackerMissingError
+        Its package is not installed.
+    AudioError
+        ``too_short``/``silent``/``not_finite``/``empty`` before the tracker runs, ``pitch_failed`` if it raises.
+    MemoryError
+        Not a fault of the file: left to the caller.
+    """
+    require(name)
+    wav = np.asarray(wav, dtype=np.float64)
+    check_waveform(wav)
+    if name == "pyaapt":
+        f0 = _pyaapt(wav, params, sampling_rate)  # track() classifies its own failures
+    else:
+        if name == "swift":
+            swift_range(params)
+        try:
+            f0 = _RUNNERS[name](wav, params, sampling_rate)
+        except MemoryError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any failure inside the tracker is recorded as this file's reason
+            raise AudioError("pitch_failed", f"{name} tracker failed: {type(e).__name__}: {e}") from e
+    expected = grid_frames(wav.size, params=params, sampling_rate=sampling_rate)
+    if f0.shape != (expected,):
+        raise PitchProbeError(f"the {name} tracker gave {f0.shape} labels, the grid has {expected} frames")
+    return np.asarray(f0, dtype=np.float64)
+
+
+__all__ = [
+    "DEFAULT_TRACKER",
+    "TRACKERS",
+    "TrackerInfo",
+    "TrackerMissingError",
+    "grid_frames",
+    "require",
+    "swift_range",
+    "to_grid",
+    "track_with",
+    "tracker_info",
+]

@@ -1,0 +1,98 @@
+"""Consensus labels made from stored trackers' labels, and a probe that fits and scores on trusted frames only."""
+
+import numpy as np
+import pytest
+
+from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.data.fleurs import LocalSource, gather
+from pitchprobe.data.manifest import read_manifest
+from pitchprobe.labels.consensus import CONSENSUS, consensus_params, make_consensus
+from pitchprobe.labels.make import make_labels
+from pitchprobe.labels.pitch import PitchParams
+from pitchprobe.labels.store import label_params, read_labels
+from pitchprobe.models import load_model
+from pitchprobe.probe.run import run_probe
+
+CENTS = 50.0
+TRACKERS = ("pyaapt", "praat", "swift")
+
+
+@pytest.fixture(scope="module")
+def three(corpus, table, tmp_path_factory):
+    root = tmp_path_factory.mktemp("consensus")
+    gather([table["zz_contour"]], root=root, source=LocalSource(corpus))
+    for t in TRACKERS:
+        make_labels("zz_contour", root=root, params=PitchParams(tracker=t), jobs=2, progress=False)
+    params = consensus_params(PitchParams(), TRACKERS)
+    return root, params, make_consensus("zz_contour", root=root, params=params)
+
+
+def _rule(f0s: np.ndarray) -> np.ndarray:
+    """The rule, frame by frame, written out independently (ties and the member set as documented)."""
+    out = np.full(f0s.shape[1], np.nan)
+    for j in range(f0s.shape[1]):
+        f = f0s[:, j]
+        v = np.flatnonzero(f > 0)
+        pairs = [(abs(1200 * np.log2(f[a] / f[b])), a, b) for i, a in enumerate(v) for b in v[i + 1 :]]
+        if len(v) >= 2 and min(pairs)[0] <= CENTS + 1e-6:
+            _, a, b = min(pairs, key=lambda p: p[0])
+            centre = 0.5 * (np.log2(f[a]) + np.log2(f[b]))
+            members = [k for k in v if abs(1200 * (np.log2(f[k]) - centre)) <= CENTS + 1e-6]
+            out[j] = 2 ** np.mean(np.log2(f[members]))
+        elif (f == 0).all():
+            out[j] = 0.0
+    return out
+
+
+def test_consensus_rows_keep_exactly_the_frames_the_rule_says(three):
+    root, _, summary = three
+    frames = masked = 0
+    for split in ("train", "dev", "test"):
+        got = read_labels(root, "zz_contour", split, CONSENSUS)
+        by = {t: read_labels(root, "zz_contour", split, t) for t in TRACKERS}
+        assert set(got) == set(by["pyaapt"])
+        for uid, lab in got.items():
+            want = _rule(np.stack([by[t][uid].f0_hz for t in TRACKERS]))
+            np.testing.assert_array_equal(np.isnan(lab.f0_hz), np.isnan(want))
+            np.testing.assert_allclose(lab.f0_hz[~np.isnan(want)], want[~np.isnan(want)], rtol=1e-12)
+            frames += lab.f0_hz.size
+            masked += int(np.isnan(lab.f0_hz).sum())
+        assert summary[split]["utterances"] == len(got)
+    assert sum(s["frames"] for s in summary.values()) == frames
+    assert sum(s["masked"] for s in summary.values()) == masked
+    assert 0 < masked < frames  # synthetic speech: the trackers agree on most frames, not all
+    assert label_params(root, "zz_contour", CONSENSUS).sources == TRACKERS
+
+
+def test_a_probe_on_consensus_labels_uses_only_trusted_frames(three, tmp_path):
+    root, _, _ = three
+    res = run_probe(
+        "zz_contour",
+        root=root,
+        backend=load_model("fbank", device="cpu"),
+        alpha=0.0,
+        labels=CONSENSUS,
+        output=tmp_path / "c.json",
+        progress=False,
+    )
+    for split in ("train", "dev", "test"):
+        labs = read_labels(root, "zz_contour", split, CONSENSUS)
+        trusted = sum(int((~np.isnan(lab.f0_hz)).sum()) for lab in labs.values())
+        masked = sum(int(np.isnan(lab.f0_hz).sum()) for lab in labs.values())
+        c = res.counts[split]
+        # fbank has a frame for every label frame of these files: none dropped, so the counts are exact
+        assert c.dropped_frames == 0
+        assert (c.frames, c.masked_frames) == (trusted, masked)
+    assert res.labels["tracker"] == CONSENSUS and res.labels["sources"] == list(TRACKERS)
+    assert res.fingerprint["labels"]["tracker"] == CONSENSUS
+
+
+def test_a_consensus_needs_two_trackers_and_their_labels(three, corpus, table, tmp_path):
+    with pytest.raises(PitchProbeError, match="at least 2"):
+        consensus_params(PitchParams(), ["pyaapt"])
+    root = tmp_path / "d"
+    gather([table["zz_level"]], root=root, source=LocalSource(corpus), splits=("test",))
+    make_labels("zz_level", root=root, splits=("test",), progress=False)
+    with pytest.raises(PitchProbeError, match="no praat pitch labels"):
+        make_consensus("zz_level", root=root, params=consensus_params(PitchParams(), ["pyaapt", "praat"]))
+    assert len(read_manifest(root, "zz_level")) > 0

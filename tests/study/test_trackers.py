@@ -1,0 +1,94 @@
+"""A study with several trackers: every tracker labels, the agreement table and report say what was measured,
+and ``--labels consensus`` fits and scores on trusted frames only."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pitchprobe.core.layout import RunLayout
+from pitchprobe.data.synth import write_corpus
+from pitchprobe.labels.agreement import pair_agreement
+from pitchprobe.labels.store import label_timing, read_labels
+from pitchprobe.probe.results import read_result
+from pitchprobe.study.run import StudyConfig, run_study
+
+pytestmark = pytest.mark.slow  # two small studies
+TRACKERS = ["pyaapt", "praat", "swift"]
+LANGS = ["zz_contour", "zz_level"]
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("trackers")
+    corpus = write_corpus(tmp / "src", utterances_per_split={"train": 6, "dev": 3, "test": 6}, duration_s=(1.2, 1.8))
+    common = {
+        "langs": LANGS,
+        "models": ["fbank"],
+        "data_dir": str(tmp / "data"),
+        "languages_table": str(corpus / "languages.tsv"),
+        "source": str(corpus),
+        "trackers": TRACKERS,
+        "bootstrap": 50,
+        "permutations": 100,
+        "device": "cpu",
+    }
+    by_tracker = StudyConfig(**common, run_dir=str(tmp / "run"))
+    consensus = StudyConfig(**common, run_dir=str(tmp / "consensus"), labels="consensus")
+    return by_tracker, run_study(by_tracker, progress=False), consensus, run_study(consensus, progress=False)
+
+
+def test_every_tracker_labels_and_the_agreement_table_equals_the_pairs_of_stored_labels(tracked):
+    cfg, summary, _, _ = tracked
+    assert not summary.failed and not summary.failed_languages
+    table = pd.read_csv(RunLayout(cfg.run_dir).tables / "agreement.csv")
+    assert len(table) == len(LANGS) * 3
+    for code in LANGS:
+        labels = {t: read_labels(cfg.data_dir, code, "test", t) for t in TRACKERS}
+        ids = sorted(labels["pyaapt"])
+        for a, b in (("pyaapt", "praat"), ("pyaapt", "swift"), ("praat", "swift")):
+            fa = np.concatenate([labels[a][i].f0_hz for i in ids])
+            fb = np.concatenate([labels[b][i].f0_hz for i in ids])
+            want = pair_agreement(fa, fb).as_dict()
+            row = table[(table.code == code) & (table.tracker_a == a) & (table.tracker_b == b)].iloc[0]
+            for key in ("frames", "voicing_agreement", "gpe", "octave_down", "mad_cents", "r"):
+                assert row[key] == pytest.approx(want[key], rel=1e-9)
+
+
+def test_report_says_which_trackers_how_far_they_agree_and_what_the_targets_mean(tracked):
+    cfg, _, _, _ = tracked
+    layout = RunLayout(cfg.run_dir)
+    md = layout.report_md.read_text()
+    for heading in (
+        "## Headline: movement and register",
+        "## Pitch trackers: licences and measured timing",
+        "## Tracker agreement",
+        "## Frames used",
+    ):
+        assert heading in md
+    assert "GPL-3.0" in md, md
+    assert "How to read movement against register" in md and "st_utt" in md
+    assert "between-tracker r (ceiling)" in md
+    headline = pd.read_csv(layout.tables / "headline.csv")
+    assert set(headline.code) == set(LANGS) and headline[["movement", "register", "pooled_r"]].notna().all().all()
+    # Praat's labels sit measurably early and are moved; the stored timing is what the report shows
+    praat = label_timing(cfg.data_dir, "zz_level", "praat")
+    assert praat["applied_offset_samples"] != 0
+    lab = next(iter(read_labels(cfg.data_dir, "zz_level", "test", "praat").values()))
+    assert lab.first_centre_samples == praat["nominal_first_samples"] + praat["applied_offset_samples"]
+    assert f"{praat['offset_ms']:+.2f} ms" in md
+
+
+def test_consensus_study_fits_and_scores_on_trusted_frames_only(tracked):
+    _, _, cfg, summary = tracked
+    assert not summary.failed and not summary.failed_languages
+    for code in LANGS:
+        res = read_result(RunLayout(cfg.run_dir).within("fbank", code).json)
+        assert res.labels["tracker"] == "consensus" and res.labels["sources"] == TRACKERS
+        labs = read_labels(cfg.data_dir, code, "test", "consensus")
+        masked = sum(int(np.isnan(lab.f0_hz).sum()) for lab in labs.values())
+        assert res.counts["test"].masked_frames == masked > 0
+    frames = json.loads((RunLayout(cfg.run_dir).root / "config.json").read_text())
+    assert frames["labels"] == "consensus"
+    assert "consensus of pyaapt, praat, swift" in RunLayout(cfg.run_dir).report_md.read_text()
