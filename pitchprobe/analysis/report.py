@@ -226,7 +226,7 @@ def make_report(
     ceil = labels_report.ceiling(agreement_tab, source) if source else {}
     figs = _figures(run_dir, df, fig_dir, tests, target=target, metric=metric, ceiling=ceil) if not best.empty else []
     data_tab = data_table(within)
-    models_tab, software = models_table(within)
+    models_tab, software = models_table(within, layout)
     first = within[0] if within else results[0][1]
     test_rows = []
     for kind in ("tone_class", "lang_group"):
@@ -272,7 +272,13 @@ def make_report(
         ),
         ("Headline: movement and register", labels_report.READING_TEXT, labels_report.headline_view(headline_tab)),
         ("Data", None, data_tab),
-        ("Models", None, models_tab),
+        (
+            "Models",
+            "First frame centre: the middle of the first window (plus the measured offset where it exceeds 1 ms). "
+            "Measured offset: where frame k of the first layer really sits, from the centroid of its response to "
+            "clicks in noise (pitchprobe.models.calibrate); the span holding 90 % of that response beside it.",
+            models_tab,
+        ),
         (
             "Method",
             labels_report.labels_text(labels, trackers, timing_tab)

@@ -30,11 +30,14 @@ def data_table(within: list[ProbeResult]) -> pd.DataFrame:
     return pd.DataFrame(list(rows.values()))
 
 
-def models_table(within: list[ProbeResult]) -> tuple[pd.DataFrame, dict]:
+def models_table(within: list[ProbeResult], layout: RunLayout | None = None) -> tuple[pd.DataFrame, dict]:
+    """One row per model: its geometry, and (in a study) where its frames were measured to sit."""
     rows, software = {}, {}
     for res in within:
         m = res.model
         software = res.software or software
+        path = layout.model_timing(res.tag) if layout is not None else None
+        timing = json.loads(path.read_text()) if path is not None and path.is_file() else {}
         rows[res.tag] = {
             "model": res.tag,
             "name": m["name"],
@@ -43,6 +46,8 @@ def models_table(within: list[ProbeResult]) -> tuple[pd.DataFrame, dict]:
             "layers": m["num_layers"],
             "hop (samples)": m["hop_samples"],
             "first frame centre (samples)": m["first_centre_samples"],
+            "measured offset (ms)": timing.get("offset_ms"),
+            "click response, 90 % (ms)": timing.get("extent_ms"),
             "device": m["device"],
         }
     return pd.DataFrame(list(rows.values())), software

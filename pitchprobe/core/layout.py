@@ -27,6 +27,7 @@ A study's run directory (:class:`RunLayout`)::
     <run_dir>/probes/<model_tag>/<name>.npz             fitted probes: <code>, pooled, others--<code>
     <run_dir>/probes/<model_tag>/pooled.json            what the pooled probes were fitted on
     <run_dir>/sums/<model_tag>/<code>.npz               train and dev sums (--pooled; kept with --keep-sums)
+    <run_dir>/models/<model_tag>.timing.json            where the model's frames were measured to sit
     <run_dir>/units/<kind>--<model_tag>--<code>.json    status of each unit
     <run_dir>/logs/                                     submitit logs
     <run_dir>/study.lock                                held while a study runs here
@@ -190,6 +191,10 @@ class RunLayout:
 
     def sums_dir(self, model_tag: str) -> Path:
         return self.root / "sums" / model_tag
+
+    def model_timing(self, model_tag: str) -> Path:
+        """Where a model's frames were measured to sit (:mod:`pitchprobe.models.calibrate`)."""
+        return self.root / "models" / f"{model_tag}.timing.json"
 
     def unit_status(self, uid: str) -> Path:
         return self.root / "units" / f"{uid}.json"

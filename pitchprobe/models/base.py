@@ -116,6 +116,9 @@ class Backend:
         s; most audio in one forward pass, counting the padding to the batch's longest utterance.
     prefetch_workers : int
         Processes that read the audio of the next batches ahead of the model (0: read in this process).
+    grid_offset : float
+        Samples from the nominal frame centre (the middle of the window) to where frame ``k`` was measured to
+        sit (:func:`pitchprobe.models.calibrate.calibrate_model`), when that exceeds the tolerance; else 0.
     dtype : str
         The forward pass's precision, one of :data:`DTYPES`: ``torch.autocast`` to it
         (matrix products in it, normalisations in float32); the states are float32.
@@ -132,11 +135,12 @@ class Backend:
     max_batch_seconds: float = DEFAULT_MAX_BATCH_SECONDS
     dtype: str = DEFAULT_DTYPE
     prefetch_workers: int = 0
+    grid_offset: float = 0.0
 
     @property
     def grid(self) -> FrameGrid:
-        """Frame ``k`` is centred at sample ``window / 2 + k * hop``."""
-        return FrameGrid(first=self.window / 2, hop=float(self.hop))
+        """Frame ``k`` is centred at sample ``window / 2 + grid_offset + k * hop``."""
+        return FrameGrid(first=self.window / 2 + self.grid_offset, hop=float(self.hop))
 
     def num_frames(self, n_samples: int) -> int:
         """Real frames for ``n_samples`` samples of audio."""

@@ -59,7 +59,8 @@ Loader = Callable[[ModelIdentity], Backend]
 
 
 def _backend(cfg: StudyConfig, model: ModelIdentity, backends: dict, loader: Loader | None) -> Backend:
-    """``model``'s backend, loaded once per process (one model in memory at a time)."""
+    """``model``'s backend, loaded once per process (one model in memory at a time), its frames placed where
+    they were measured to sit (once per run directory). A ``loader``'s backends are used as they are."""
     from pitchprobe.models import load_model
 
     if model not in backends:
@@ -67,7 +68,7 @@ def _backend(cfg: StudyConfig, model: ModelIdentity, backends: dict, loader: Loa
         if loader is not None:
             backends[model] = loader(model)
         else:
-            backends[model] = load_model(
+            backend = load_model(
                 model,
                 device=cfg.device,
                 batch_size=cfg.batch_size,
@@ -75,7 +76,21 @@ def _backend(cfg: StudyConfig, model: ModelIdentity, backends: dict, loader: Loa
                 dtype=cfg.dtype,
                 trust_checkpoint=cfg.trust_checkpoint,
             )
+            backend.grid_offset = float(_model_timing(cfg, backend)["applied_offset_samples"])
+            backends[model] = backend
     return backends[model]
+
+
+def _model_timing(cfg: StudyConfig, backend: Backend) -> dict:
+    """The model's measured frame timing: from the run directory, else measured now (click responses) and kept."""
+    from pitchprobe.models.calibrate import calibrate_model
+
+    path = RunLayout(cfg.run_dir).model_timing(backend.tag)
+    if path.is_file():
+        return json.loads(path.read_text())
+    timing = calibrate_model(backend).as_dict()
+    write_json(path, timing)
+    return timing
 
 
 def run_unit(

@@ -92,3 +92,13 @@ def test_consensus_study_fits_and_scores_on_trusted_frames_only(tracked):
     frames = json.loads((RunLayout(cfg.run_dir).root / "config.json").read_text())
     assert frames["labels"] == "consensus"
     assert "consensus of pyaapt, praat, swift" in RunLayout(cfg.run_dir).report_md.read_text()
+
+
+def test_each_model_is_timed_once_and_its_frames_stay_where_measured(tracked):
+    cfg, _, _, _ = tracked
+    layout = RunLayout(cfg.run_dir)
+    timing = json.loads(layout.model_timing("fbank").read_text())
+    assert abs(timing["offset_ms"]) < timing["tolerance_ms"] and timing["applied_offset_samples"] == 0
+    res = read_result(layout.within("fbank", "zz_level").json)
+    assert res.model["first_centre_samples"] == 200 + timing["applied_offset_samples"]
+    assert "Measured offset" in layout.report_md.read_text()
