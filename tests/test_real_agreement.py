@@ -5,8 +5,6 @@ table's numbers must equal the same definitions computed here from amfm_decompy,
 called directly, their frames put on pYAAPT's grid by a loop written out in this file.
 """
 
-import tarfile
-
 import amfm_decompy.basic_tools as basic
 import amfm_decompy.pYAAPT as pyaapt
 import numpy as np
@@ -18,6 +16,7 @@ from pitchprobe.analysis.labels import agreement_table
 from pitchprobe.cli.main import main
 from pitchprobe.data.manifest import read_manifest
 from tests.conftest import SHARED_EXAMPLES
+from tests.test_real_speech import fleurs_folder
 
 pytestmark = [
     pytest.mark.slow,
@@ -26,27 +25,6 @@ pytestmark = [
 EXAMPLES = {"en_us": "en_us_3428105909614355760.wav", "cmn_hans_cn": "cmn_hans_cn_8942599177624850045.wav"}
 CHUNK_SPLITS = ["train", "dev", "test", "test", "test"]
 TRACKERS = ["pyaapt", "praat", "swift"]
-
-
-def _folder(root):
-    for code, name in EXAMPLES.items():
-        wav, rate = sf.read(SHARED_EXAMPLES / name, dtype="float32")
-        lang = root / "data" / code
-        (lang / "audio").mkdir(parents=True)
-        for split in ("train", "dev", "test"):
-            rows, files = [], []
-            for i, (chunk, s) in enumerate(zip(np.array_split(wav, len(CHUNK_SPLITS)), CHUNK_SPLITS)):
-                if s == split:
-                    path = root / "tmp" / code / split / f"{1000 + i}.wav"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    sf.write(path, chunk, rate, subtype="FLOAT")
-                    rows.append(f"{i}\t{path.name}\traw\ttext\tt e x t\t{chunk.size}\tFEMALE\n")
-                    files.append(path)
-            (lang / f"{split}.tsv").write_text("".join(rows))
-            with tarfile.open(lang / "audio" / f"{split}.tar.gz", "w:gz") as tar:
-                for path in files:
-                    tar.add(path, arcname=f"{split}/{path.name}")
-    return root
 
 
 def _on_grid(times, f0, n, hop):
@@ -101,7 +79,7 @@ def _metrics(a, b):
 
 
 def test_agreement_table_on_real_speech_equals_the_trackers_called_directly(tmp_path):
-    src = _folder(tmp_path / "src")
+    src = fleurs_folder(tmp_path / "src", EXAMPLES, CHUNK_SPLITS)
     common = ["--data-dir", str(tmp_path / "d"), "-q"]
     assert main(["gather", "en_us,cmn_hans_cn", "--source", str(src), *common]) == 0
     assert main(["labels", "en_us,cmn_hans_cn", "--tracker", ",".join(TRACKERS), "--jobs", "2", *common]) == 0

@@ -16,33 +16,37 @@ from tests.conftest import SHARED_EXAMPLES
 from tests.labels.test_pitch import reference
 from tests.probe.test_run import aligned_frames
 
-pytestmark = pytest.mark.slow  # every test here runs a study or the whole pipeline
-
-pytestmark = pytest.mark.skipif(not SHARED_EXAMPLES.is_dir(), reason="../shared/data/fleurs-examples not present")
+pytestmark = [
+    pytest.mark.slow,  # every test here runs the whole pipeline
+    pytest.mark.skipif(not SHARED_EXAMPLES.is_dir(), reason="../shared/data/fleurs-examples not present"),
+]
 SPLIT_OF_CHUNK = ["train", "train", "train", "train", "dev", "dev", "test", "test"]
 
 
-def fleurs_folder(root):
-    """Cut the Mandarin example (22.3 s) into 8 chunks of 2.8 s: a cmn_hans_cn in the FLEURS layout."""
-    wav, rate = sf.read(SHARED_EXAMPLES / "cmn_hans_cn_8942599177624850045.wav", dtype="float32")
-    chunks = np.array_split(wav, 8)
-    lang = root / "data" / "cmn_hans_cn"
-    (lang / "audio").mkdir(parents=True)
-    for split in ("train", "dev", "test"):
-        rows, files = [], []
-        for i, (chunk, s) in enumerate(zip(chunks, SPLIT_OF_CHUNK)):
-            if s != split:
-                continue
-            name = f"{1000 + i}.wav"
-            path = root / "tmp" / split / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(path, chunk, rate, subtype="FLOAT")
-            rows.append(f"{i}\t{name}\traw\ttext\tt e x t\t{chunk.size}\tFEMALE\n")
-            files.append(path)
-        (lang / f"{split}.tsv").write_text("".join(rows))
-        with tarfile.open(lang / "audio" / f"{split}.tar.gz", "w:gz") as tar:
-            for path in files:
-                tar.add(path, arcname=f"{split}/{path.name}")
+def fleurs_folder(root, examples=None, splits=SPLIT_OF_CHUNK):
+    """Cut each example into ``len(splits)`` chunks, chunk i in ``splits[i]``: languages in the FLEURS layout.
+
+    Default: the Mandarin example (22.3 s) in 8 chunks of 2.8 s, as cmn_hans_cn.
+    """
+    examples = examples or {"cmn_hans_cn": "cmn_hans_cn_8942599177624850045.wav"}
+    for code, name in examples.items():
+        wav, rate = sf.read(SHARED_EXAMPLES / name, dtype="float32")
+        lang = root / "data" / code
+        (lang / "audio").mkdir(parents=True)
+        for split in ("train", "dev", "test"):
+            rows, files = [], []
+            for i, (chunk, s) in enumerate(zip(np.array_split(wav, len(splits)), splits)):
+                if s != split:
+                    continue
+                path = root / "tmp" / code / split / f"{1000 + i}.wav"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                sf.write(path, chunk, rate, subtype="FLOAT")
+                rows.append(f"{i}\t{path.name}\traw\ttext\tt e x t\t{chunk.size}\tFEMALE\n")
+                files.append(path)
+            (lang / f"{split}.tsv").write_text("".join(rows))
+            with tarfile.open(lang / "audio" / f"{split}.tar.gz", "w:gz") as tar:
+                for path in files:
+                    tar.add(path, arcname=f"{split}/{path.name}")
     return root
 
 
