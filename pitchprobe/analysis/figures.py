@@ -90,8 +90,9 @@ def _model_order(df: pd.DataFrame) -> list[str]:
 def best_layer_per_language(df, out_dir, *, target="f0_voiced", metric="r", ceiling=None) -> Path:
     """(a) Best-layer metric per language, sorted, English highlighted, mean line, bootstrap whiskers.
 
-    ``ceiling`` ``{code: r}``: the between-tracker r of each language, drawn as a tick over its bar (no
-    probe can correlate with one tracker's labels better than another tracker does).
+    ``ceiling`` ``{code: r}``: the between-tracker r of each language, drawn as a tick over its bar: a
+    practical ceiling (a probe that read the true F0 perfectly would correlate with one tracker's labels
+    about as well as another, accurate tracker does).
     """
     best = best_layers(_within(df), target=target, metric=metric)
     models = _model_order(best)
@@ -303,11 +304,11 @@ def label_times(pred_path: Path, label_index: np.ndarray) -> np.ndarray:
 
 @_styled
 def contour_examples(
-    run_dir: Path, df, out_dir, *, model_tag: str | None = None, target="f0_voiced", metric="r"
+    run_dir: Path, df, out_dir, *, model_tag: str | None = None, target="f0_voiced", metric="r", labels="pyaapt"
 ) -> Path | None:
-    """(g) pYAAPT contour against the best layer's predicted contour (and the pooled probe's, where there is
-    one), one test utterance per language; at most :data:`MAX_EXAMPLES` languages, spread over the range of
-    the best layers' scores."""
+    """(g) The labels' contour (by tracker ``labels``) against the best layer's predicted contour (and the pooled
+    probe's, where there is one), one test utterance per language; at most :data:`MAX_EXAMPLES` languages,
+    spread over the range of the best layers' scores."""
     best = best_layers(_within(df), target=target, metric=metric)
     if best.empty:
         return None
@@ -335,7 +336,7 @@ def contour_examples(
         pr = np.asarray(row[f"pred_{target}"], dtype=float)
         pr = np.exp(pr) if target == "logf0_voiced" else pr
         v = f0 > 0
-        ax.plot(t, np.where(v, f0, np.nan), color="0.2", lw=1.5, label="pYAAPT")
+        ax.plot(t, np.where(v, f0, np.nan), color="0.2", lw=1.5, label=labels)
         ax.plot(t, np.where(v, pr, np.nan), color=OKABE_ITO[3], lw=1.2, label=f"layer {int(b.layer)} probe")
         pooled = RunLayout(run_dir).transfer(model_tag, "pooled", b.code).predictions
         if pooled.is_file():
@@ -351,6 +352,6 @@ def contour_examples(
         ax.set_axis_off()
     if axes.flat[0].get_legend_handles_labels()[0]:
         axes.flat[0].legend(fontsize=8)
-    fig.suptitle(f"{model_tag}: pYAAPT F0 and the best layer's prediction (voiced frames)")
+    fig.suptitle(f"{model_tag}: {labels} F0 and the best layer's prediction (voiced frames)")
     fig.tight_layout()
     return _save(fig, out_dir, "g_contour_examples")

@@ -2,8 +2,10 @@
 
 - :func:`agreement_table`: per language and ordered pair of trackers, over the test split's frames,
   the agreement metrics of :func:`pitchprobe.labels.agreement.pair_agreement`, from the labels stored
-  in the data root (``tables/agreement.csv``). Its ``r`` is the ceiling on any probe's r against one
-  tracker's labels: a probe cannot follow one tracker better than another tracker does.
+  in the data root (``tables/agreement.csv``). Its ``r`` is a practical ceiling on a probe's r against
+  one tracker's labels: a probe that read the true F0 perfectly would correlate with one tracker's labels
+  about as well as another, accurate tracker does (not a strict bound: a probe can also learn a tracker's
+  own errors). The table covers every label frame of the test utterances that all trackers labelled.
 - :func:`timing_table`: each tracker's measured frame offset (:mod:`pitchprobe.labels.calibrate`).
 - :func:`frames_table`: per language, the label frames the probes used, and those masked.
 - :data:`TARGETS_TEXT`, :data:`READING_TEXT`: what each target means, and how to read movement against
@@ -21,7 +23,7 @@ from pitchprobe.labels.store import label_timing, read_labels
 from pitchprobe.labels.trackers import TRACKERS
 from pitchprobe.probe.results import ProbeResult
 
-AGREEMENT_SPLIT = "test"  # the frames the agreement is measured on: those the probes are scored on
+AGREEMENT_SPLIT = "test"  # the split the agreement is measured on: the one the probes are scored on
 AGREEMENT_COLUMNS = [
     "code",
     "tracker_a",
@@ -55,7 +57,8 @@ READING_TEXT = (
     "pair: movement, the within-utterance r of the st_utt probe (does the layer follow the rises and falls "
     "of tone and intonation relative to the speaker's own range?), and register, the r of the register "
     "probe across test utterances (does it know how high this voice is?). A layer high on register and low "
-    "on movement holds speaker identity rather than pitch movement; the reverse, movement without register. "
+    "on movement knows how high a voice is but not how its pitch moves; the reverse, movement without "
+    "register. "
     "For tonal languages the question of transfer is about movement."
 )
 
@@ -192,8 +195,13 @@ def labels_text(labels: dict, trackers: list[str], timing: pd.DataFrame) -> str:
         if offsets
         else ""
     )
+    masked = (
+        " With consensus labels the register target and the mean-pooled state are taken over the trusted frames only."
+        if source == "consensus"
+        else ""
+    )
     return (
-        f"Labels: {which}.{compared} Every tracker labels pYAAPT's frame grid: frame length "
+        f"Labels: {which}.{compared}{masked} Every tracker labels pYAAPT's frame grid: frame length "
         f"{labels['frame_length_ms']} ms, hop {labels['frame_space_ms']} ms, F0 range {labels['f0_min_hz']}–"
         f"{labels['f0_max_hz']} Hz; label frame k nominally centred at sample {labels['first_centre_samples']} + "
         f"{labels['hop_samples']}k." + timing_sentence

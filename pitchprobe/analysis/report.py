@@ -98,7 +98,15 @@ def _commands(run_dir: Path, within: list[ProbeResult]) -> list[str]:
 
 
 def _figures(
-    run_dir: Path, df: pd.DataFrame, fig_dir: Path, tests: dict, *, target: str, metric: str, ceiling: dict
+    run_dir: Path,
+    df: pd.DataFrame,
+    fig_dir: Path,
+    tests: dict,
+    *,
+    target: str,
+    metric: str,
+    ceiling: dict,
+    labels: str,
 ) -> list[tuple[str, Path]]:
     kw = {"target": target, "metric": metric}
     a = figures.best_layer_per_language(df, fig_dir, ceiling=ceiling, **kw)
@@ -110,7 +118,7 @@ def _figures(
     tr = figures.transfer(df, fig_dir, **kw)
     if tr is not None:
         figs.append(("(f) Cross-lingual transfer", tr))
-    ex = figures.contour_examples(run_dir, df, fig_dir)
+    ex = figures.contour_examples(run_dir, df, fig_dir, labels=labels)
     if ex is not None:
         figs.append(("(g) Data examples", ex))
     mr = figures.movement_register(headline_table(df), fig_dir)
@@ -224,7 +232,8 @@ def make_report(
     fig_dir = layout.figures
     source = (cfg.params.tracker if cfg else "pyaapt") if (target, metric) == (TARGET, METRIC) else None
     ceil = labels_report.ceiling(agreement_tab, source) if source else {}
-    figs = _figures(run_dir, df, fig_dir, tests, target=target, metric=metric, ceiling=ceil) if not best.empty else []
+    kw = {"target": target, "metric": metric, "ceiling": ceil, "labels": within[0].labels.get("tracker", "pyaapt")}
+    figs = _figures(run_dir, df, fig_dir, tests, **kw) if not best.empty and within else []
     data_tab = data_table(within)
     models_tab, software = models_table(within, layout)
     first = within[0] if within else results[0][1]
@@ -239,7 +248,7 @@ def make_report(
             "model": tag,
             "language": c,
             "reference": v["reference"],
-            "difference in r": d["difference"],
+            f"difference in {metric}": d["difference"],
             "p": d["p_value"],
         }
         for tag, v in tests["vs_reference"].items()
@@ -255,8 +264,8 @@ def make_report(
         )
         best_title = "Best layer per language (lowest dev MSE; chosen on TEST where there is no dev split)"
     else:
-        chosen = "Best layer: lowest dev MSE of the voiced-F0 probe (the test split is not used to choose it)."
-        best_title = "Best layer per language (lowest dev MSE; r and 95 % interval on test)"
+        chosen = f"Best layer: lowest dev MSE of the {target} probe (the test split is not used to choose it)."
+        best_title = f"Best layer per language (lowest dev MSE; {metric} and 95 % interval on test)"
     alpha = first.probe.get("alpha")
     headline = (
         "log-F0 MSE of the log-F0 probe on voiced frames (SUPERB-prosody's pitch_libritts metric; lower is better)"
@@ -302,8 +311,12 @@ def make_report(
                     "the reference): voicing agreement; gross pitch error (more than 20 % off, on frames both call "
                     "voiced); octave down and up (within 100 cents of half or double the reference); median "
                     "absolute deviation in cents; r between the trackers on frames both call voiced (in Hz; r_log "
-                    "in log F0). The between-tracker r is the ceiling on a probe's r against one tracker's labels: "
-                    "figure (a) draws it over each language's bar.",
+                    "in log F0). The between-tracker r is a practical ceiling on a probe's r against one tracker's "
+                    "labels: a probe that read the true F0 perfectly would correlate with one tracker's labels "
+                    "about as well as another, accurate tracker does (not a strict bound: a probe can also learn a "
+                    "tracker's own errors). Figure (a) draws the lowest one involving the probe's tracker over each "
+                    "language's bar. The table covers every label frame of the test utterances all trackers "
+                    "labelled; the probes' r, the aligned voiced frames of the probe's own labels.",
                     agreement_tab,
                 )
             ]
@@ -321,7 +334,7 @@ def make_report(
             [
                 (
                     "Cross-lingual transfer",
-                    "Pearson r of the voiced-F0 probe on each test language, each probe at its own best layer "
+                    f"{metric} of the {target} probe on each test language, each probe at its own best layer "
                     "(lowest dev MSE): its own (within); pooled, fitted on every study language's train split; "
                     "others, fitted on every study language but this one (zero-shot, with the most data the study "
                     "has); and the mean over probes fitted on single train languages (--train-lang).",

@@ -16,15 +16,22 @@ from pathlib import Path
 
 import numpy as np
 
-from pitchprobe.core.atomic import write_json
+from pitchprobe.core.atomic import visible_files, write_json
 from pitchprobe.core.errors import PitchProbeError
-from pitchprobe.core.layout import SPLITS, label_split_dir, label_timing_path, language_lock
+from pitchprobe.core.layout import SPLITS, label_params_path, label_split_dir, label_timing_path, language_lock
 from pitchprobe.core.lock import file_lock
 from pitchprobe.data.manifest import read_manifest
 from pitchprobe.labels.agreement import consensus, consensus_counts
 from pitchprobe.labels.make import label_row
 from pitchprobe.labels.pitch import PitchParams
-from pitchprobe.labels.store import label_params, label_timing, prepare_store, read_labels, write_part
+from pitchprobe.labels.store import (
+    PART_PATTERN,
+    label_params,
+    label_timing,
+    prepare_store,
+    read_labels,
+    write_part,
+)
 
 CONSENSUS = "consensus"  # the label source name of consensus labels
 MIN_SOURCES = 2  # trackers a consensus needs: a pair must be able to agree
@@ -64,7 +71,11 @@ def make_consensus(code: str, *, root: Path, params: PitchParams, splits: tuple[
                 raise PitchProbeError(f"{code}: {source} labels were made on another frame grid ({stored})")
             timings[source] = label_timing(root, code, source) or {"applied_offset_samples": 0}
         offset = int(round(np.mean([t["applied_offset_samples"] for t in timings.values()])))
-        prepare_store(root, code, params, overwrite=True, splits=splits)
+        same = label_params_path(root, code, CONSENSUS).is_file() and label_params(root, code, CONSENSUS) == params
+        # made from the same trackers: the new parts are written first and the old ones removed after, so that a
+        # reader meanwhile sees old or new rows (the later part wins), never none; else everything goes first
+        old = [p for s in splits for p in visible_files(label_split_dir(root, code, s, CONSENSUS), PART_PATTERN)]
+        prepare_store(root, code, params, overwrite=not same, splits=splits)
         write_json(
             label_timing_path(root, code, CONSENSUS),
             {"tracker": CONSENSUS, "applied_offset_samples": offset, "sources": timings},
@@ -95,6 +106,8 @@ def make_consensus(code: str, *, root: Path, params: PitchParams, splits: tuple[
             if rows:
                 write_part(label_split_dir(root, code, split, CONSENSUS), rows, params)
             summary[split] = counts
+        for part in old if same else ():
+            part.unlink(missing_ok=True)
     return summary
 
 

@@ -49,8 +49,8 @@ from pitchprobe.labels.pitch import (
     PitchParams,
 )
 from pitchprobe.labels.pool import Task, TaskFailure, available_cpus, run_tasks
-from pitchprobe.labels.store import prepare_store, read_labels, write_part
-from pitchprobe.labels.trackers import require, track_with, tracker_info
+from pitchprobe.labels.store import label_timing, prepare_store, read_labels, write_part
+from pitchprobe.labels.trackers import release_detectors, require, track_with, tracker_info
 
 _TIMINGS: dict[str, dict] = {}  # this process's measured timings, by settings key
 CALIBRATION_VERSION = 1  # bump when pitchprobe.labels.calibrate measures differently: cached timings are redone
@@ -133,9 +133,14 @@ def tracker_timing(root: Path, params: PitchParams) -> dict:
         return _TIMINGS[key]
     try:
         timing = {**calibrate_tracker(params.tracker, params=params).as_dict(), "package_version": version}
-    except (AudioError, MemoryError) as e:  # the tracker fails on the calibration signals: say so, use the nominal
-        return {"tracker": params.tracker, "measured": False, "reason": f"{type(e).__name__}: {e}",
-                "applied_offset_samples": 0}  # fmt: skip
+    except (PitchProbeError, MemoryError) as e:  # the tracker fails on the calibration signals (an F0 range
+        # that misses them, say): the labels keep their nominal centres, and the timing says why
+        timing = {"tracker": params.tracker, "measured": False, "reason": f"{type(e).__name__}: {e}",
+                  "applied_offset_samples": 0, "package_version": version}  # fmt: skip
+        _TIMINGS[key] = timing
+        return timing
+    finally:
+        release_detectors()  # no tracker session (SwiftF0's ONNX threads) is inherited by forked workers
     write_json(path, timing)
     _TIMINGS[key] = timing
     return timing
@@ -221,9 +226,18 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
     t0 = time.perf_counter()
     records = read_manifest(root, code, splits=splits)
     require(params.tracker)  # a missing optional tracker is a message, before anything is written
-    prepare_store(root, code, params, overwrite=overwrite, splits=splits)
     timing = tracker_timing(root, params)
     offset = int(timing["applied_offset_samples"])
+    stored = label_timing(root, code, params.tracker)
+    moved = stored is not None and int(stored["applied_offset_samples"]) != offset
+    if moved and not overwrite and any(read_labels(root, code, s, params.tracker) for s in SPLITS):
+        raise PitchProbeError(
+            f"{code}: its {params.tracker} labels sit {stored['applied_offset_samples']} samples from the nominal "
+            f"centres, but {params.tracker} is now measured at {offset} (another version?): pass --overwrite to "
+            "relabel, so that every label sits where it was measured"
+        )
+    # a timing that moved relabels every split, as other settings do: no store mixes two offsets
+    prepare_store(root, code, params, overwrite=overwrite, splits=SPLITS if moved else splits)
     write_json(label_timing_path(root, code, params.tracker), timing)
     summary = LabelSummary(code=code, total=len(records))
     wanted = {(r["split"], r["id"]) for r in records}

@@ -123,7 +123,7 @@ def label_params(root: Path, code: str, tracker: str = DEFAULT_LABELS) -> PitchP
     """The parameters ``code``'s labels by ``tracker`` were made with."""
     path = label_params_path(root, code, tracker)
     if not path.is_file():
-        hint = f"--tracker {tracker} " if tracker != DEFAULT_LABELS else ""
+        hint = {DEFAULT_LABELS: "", "consensus": "--tracker A,B --consensus "}.get(tracker, f"--tracker {tracker} ")
         raise PitchProbeError(
             f"no {tracker} pitch labels for {code!r} in {root}: run `make_pitch_data.py {hint}{code}` first"
         )

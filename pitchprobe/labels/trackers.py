@@ -14,7 +14,7 @@ Trackers (:data:`TRACKERS`):
 name     package              licence   what runs
 =======  ===================  ========  ==================================================
 pyaapt   amfm_decompy         MIT       :func:`pitchprobe.labels.pitch.track`, unchanged
-praat    praat-parselmouth    GPL-3.0   Praat's autocorrelation pitch (``To Pitch (ac)``)
+praat    praat-parselmouth    GPL-3.0+  Praat's autocorrelation pitch (``To Pitch (ac)``)
 swift    swift-f0             MIT       SwiftF0's ONNX model, bundled in the wheel (offline)
 =======  ===================  ========  ==================================================
 
@@ -82,7 +82,7 @@ TRACKERS: dict[str, TrackerInfo] = {
         "praat",
         "praat-parselmouth",
         "parselmouth",
-        "GPL-3.0",
+        "GPL-3.0-or-later",
         "Praat To Pitch (ac) (Boersma 1993) via parselmouth, time step hop / 4, mapped to the grid",
     ),
     "swift": TrackerInfo(
@@ -217,6 +217,11 @@ def _swift_detector():
     return SwiftF0(**({"threads": SWIFT_THREADS} if "threads" in accepted else {}))
 
 
+def release_detectors() -> None:
+    """Drop this process's tracker sessions (SwiftF0's ONNX session and its threads), e.g. before forking."""
+    _swift_detector.cache_clear()
+
+
 def swift_range(params: PitchParams) -> tuple[float, float]:
     """``(fmin, fmax)`` in Hz passed to SwiftF0: ``params``' range clipped to the model's 46.875-2093.75 Hz."""
     fmin = min(max(params.f0_min_hz, SWIFT_FMIN_HZ), SWIFT_FMAX_HZ)
@@ -301,6 +306,7 @@ __all__ = [
     "TrackerInfo",
     "TrackerMissingError",
     "grid_frames",
+    "release_detectors",
     "require",
     "swift_range",
     "to_grid",

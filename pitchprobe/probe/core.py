@@ -74,12 +74,13 @@ class LayerSums:
     def __sub__(self, other: LayerSums) -> LayerSums:
         return LayerSums.of(*(a - b for a, b in zip(self.parts(), other.parts())))
 
-    def add(self, x: torch.Tensor, y: torch.Tensor, voiced: torch.Tensor) -> None:
-        """One utterance: states ``x`` (T, D), targets ``y`` (T, 6), voiced mask (T,)."""
+    def add(self, x: torch.Tensor, y: torch.Tensor, voiced: torch.Tensor, *, has_voiced: bool) -> None:
+        """One utterance: states ``x`` (T, D), targets ``y`` (T, 6), voiced mask (T,); ``has_voiced``: whether
+        any frame is voiced (known on the host, so that no GPU sync is needed per layer)."""
         frame_y = y[:, :N_FRAME_COLUMNS]
         self.voiced.add(x[voiced], frame_y[voiced])
         self.unvoiced.add(x[~voiced], frame_y[~voiced])
-        if bool(voiced.any()):
+        if has_voiced:
             self.utterances.add(x.to(torch.float64).mean(0, keepdim=True), y[:1, N_FRAME_COLUMNS:])
 
     def all_frames(self) -> ridge.Sums:
@@ -115,8 +116,9 @@ class SplitSums:
                 else:
                     shift = x.to(torch.float64).mean(0)
                 self.layers.append(LayerSums(self.hidden_sizes[layer], shift))
+        has_voiced = bool((frames.f0 > 0).any())
         for layer, x in enumerate(frames.states):
-            self.layers[layer].add(x, y, voiced)
+            self.layers[layer].add(x, y, voiced, has_voiced=has_voiced)
 
     @property
     def frames(self) -> int:

@@ -36,9 +36,9 @@ Metrics (:data:`METRICS`):
   high one; ``r_within`` only following the contour.
 - ``voicing``: ``balanced_accuracy`` (mean of the voiced and unvoiced recalls at the dev
   threshold) and ``auc`` (ROC AUC, from histograms of the scores in :data:`AUC_BINS` bins
-  over [:data:`AUC_RANGE`]; ties within a bin count half: the error is below 1e-3 for
-  least-squares scores, which lie in about [-0.5, 1.5]). The AUC is not a sum over
-  utterances, so it has no bootstrap interval.
+  over [:data:`AUC_RANGE`]; ties within a bin count half: the error is about 1e-3 for
+  least-squares scores, which lie in about [-0.5, 1.5]; scores outside the range tie in its end
+  bins). The AUC is not a sum over utterances, so it has no bootstrap interval.
 - ``register``: ``rmse_st``, ``r``, ``r2`` over test utterances.
 
 Undefined values (no frames; a constant prediction or label, whose
@@ -159,16 +159,19 @@ def _within(p, y, xp):
 
 
 def _histogram(scores, xp):
-    """(P, AUC_BINS) counts of each predictor's ``scores`` (P, M)."""
+    """(P, AUC_BINS) counts of each predictor's ``scores`` (P, M); non-finite scores are not counted."""
     lo, hi = AUC_RANGE
     n_pred = scores.shape[0]
-    idx = xp.clip(xp.floor((scores - lo) / (hi - lo) * AUC_BINS), 0, AUC_BINS - 1)
+    finite = xp.isfinite(scores)
+    safe = xp.where(finite, scores, lo)
+    idx = xp.clip(xp.floor((safe - lo) / (hi - lo) * AUC_BINS), 0, AUC_BINS - 1)
     if xp is np:
         flat = (idx.astype(np.int64) + AUC_BINS * np.arange(n_pred)[:, None]).ravel()
-        return np.bincount(flat, minlength=n_pred * AUC_BINS).reshape(n_pred, AUC_BINS).astype(np.float64)
+        counts = np.bincount(flat, weights=finite.ravel().astype(np.float64), minlength=n_pred * AUC_BINS)
+        return counts.reshape(n_pred, AUC_BINS)
     flat = (idx.long() + AUC_BINS * xp.arange(n_pred, device=scores.device)[:, None]).reshape(-1)
     out = xp.zeros(n_pred * AUC_BINS, dtype=xp.float64, device=scores.device)
-    return out.index_add_(0, flat, xp.ones_like(flat, dtype=xp.float64)).reshape(n_pred, AUC_BINS)
+    return out.index_add_(0, flat, finite.reshape(-1).to(xp.float64)).reshape(n_pred, AUC_BINS)
 
 
 def utterance_sums(pred, f0, *, f0_min: float, f0_max: float, threshold=None) -> dict:
@@ -238,8 +241,8 @@ def utterance_sums(pred, f0, *, f0_min: float, f0_max: float, threshold=None) ->
     above = scores >= tau[:, None]
     out["voicing.n"] = full(float(y.shape[0]))
     out["voicing.pos"] = full(float(nv))
-    out["voicing.tp"] = (above & v).sum(1) * 1.0
-    out["voicing.tn"] = (~above & ~v).sum(1) * 1.0
+    out["voicing.tp"] = (above & v).sum(1) + full(0.0)  # float64, in either library
+    out["voicing.tn"] = (~above & ~v).sum(1) + full(0.0)
     out["voicing.hist_pos"] = _histogram(scores[:, v], xp)
     out["voicing.hist_neg"] = _histogram(scores[:, ~v], xp)
     reg = pred[:, :, TARGETS.index("register")].mean(1) if y.shape[0] else full(0.0)

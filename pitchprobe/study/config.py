@@ -14,13 +14,13 @@ import shlex
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from pitchprobe.core.errors import PitchProbeError, UnknownNameError
+from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.core.layout import RunLayout
 from pitchprobe.data.fleurs import GENDERS
 from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.consensus import CONSENSUS, consensus_params
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS, PitchParams
-from pitchprobe.labels.trackers import DEFAULT_TRACKER, TRACKERS
+from pitchprobe.labels.trackers import DEFAULT_TRACKER, TRACKERS, require
 from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
 from pitchprobe.models.identity import ModelIdentity
 from pitchprobe.probe.pool import SUMS_DTYPES
@@ -278,11 +278,15 @@ def units_of(cfg: StudyConfig) -> list[Unit]:
             raise PitchProbeError(f"a language cannot be called {code!r} in a study (it names the pooled probes)")
     if cfg.pooled and len(set(cfg.langs)) < 2:
         raise PitchProbeError("--pooled needs at least two languages in --langs")
-    for name in cfg.trackers:
-        if name not in TRACKERS:
-            raise UnknownNameError("tracker", name, tuple(TRACKERS))
     if not cfg.trackers:
         raise PitchProbeError("--tracker needs at least one tracker")
+    for name in cfg.trackers:
+        require(name)  # an unknown name, or a tracker whose package is missing: one message, before anything runs
+    if cfg.preset == "superb" and (cfg.trackers[0] != DEFAULT_TRACKER or cfg.labels != "tracker"):
+        raise PitchProbeError(
+            f"--preset superb probes {DEFAULT_TRACKER} labels, as SUPERB-prosody does: put {DEFAULT_TRACKER} first "
+            "in --tracker, without --labels consensus"
+        )
     cfg.params  # noqa: B018 - a consensus of fewer than two trackers is refused here, before anything runs
     units = []
     for ident in model_variants(cfg):

@@ -1,15 +1,18 @@
 """Consensus labels made from stored trackers' labels, and a probe that fits and scores on trusted frames only."""
 
+import json
+
 import numpy as np
 import pytest
 
 from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.core.layout import label_timing_path
 from pitchprobe.data.fleurs import LocalSource, gather
 from pitchprobe.data.manifest import read_manifest
 from pitchprobe.labels.consensus import CONSENSUS, consensus_params, make_consensus
 from pitchprobe.labels.make import make_labels
 from pitchprobe.labels.pitch import PitchParams
-from pitchprobe.labels.store import label_params, read_labels
+from pitchprobe.labels.store import label_params, label_timing, read_labels
 from pitchprobe.models import load_model
 from pitchprobe.probe.run import run_probe
 
@@ -96,3 +99,42 @@ def test_a_consensus_needs_two_trackers_and_their_labels(three, corpus, table, t
     with pytest.raises(PitchProbeError, match="no praat pitch labels"):
         make_consensus("zz_level", root=root, params=consensus_params(PitchParams(), ["pyaapt", "praat"]))
     assert len(read_manifest(root, "zz_level")) > 0
+
+
+def test_remaking_a_consensus_replaces_its_parts_and_keeps_its_rows(three):
+    root, params, _ = three
+    before = {s: read_labels(root, "zz_contour", s, CONSENSUS) for s in ("train", "dev", "test")}
+    parts = sorted((root / "labels" / "zz_contour" / CONSENSUS).glob("*/part-*.parquet"))
+    make_consensus("zz_contour", root=root, params=params)
+    after = sorted((root / "labels" / "zz_contour" / CONSENSUS).glob("*/part-*.parquet"))
+    assert len(after) == len(parts) and not set(after) & set(parts)  # new parts, old ones gone
+    for s, labs in before.items():
+        again = read_labels(root, "zz_contour", s, CONSENSUS)
+        assert set(again) == set(labs)
+        for uid, lab in labs.items():
+            np.testing.assert_array_equal(again[uid].f0_hz, lab.f0_hz)
+
+
+def test_a_tracker_that_cannot_be_calibrated_labels_at_its_nominal_centres(corpus, table, tmp_path):
+    root = tmp_path / "d"
+    gather([table["zz_level"]], root=root, source=LocalSource(corpus), splits=("test",))
+    params = PitchParams(f0_max_hz=150.0)  # the calibration chirps rise to 275 Hz: too few frames in range
+    s = make_labels("zz_level", root=root, params=params, splits=("test",), progress=False)
+    assert s.ok == s.total > 0
+    timing = label_timing(root, "zz_level")
+    assert timing["measured"] is False and "cannot" in timing["reason"] and timing["applied_offset_samples"] == 0
+    lab = next(iter(read_labels(root, "zz_level", "test").values()))
+    assert lab.first_centre_samples == params.first_centre_samples()
+
+
+def test_labels_measured_at_another_offset_are_not_mixed_with_new_ones(corpus, table, tmp_path):
+    root = tmp_path / "d"
+    gather([table["zz_level"]], root=root, source=LocalSource(corpus), splits=("test",))
+    params = PitchParams(tracker="praat")
+    make_labels("zz_level", root=root, params=params, splits=("test",), progress=False)
+    path = label_timing_path(root, "zz_level", "praat")
+    path.write_text(json.dumps({**json.loads(path.read_text()), "applied_offset_samples": 7}))  # an older version's
+    with pytest.raises(PitchProbeError, match="--overwrite"):
+        make_labels("zz_level", root=root, params=params, splits=("test",), progress=False)
+    make_labels("zz_level", root=root, params=params, splits=("test",), overwrite=True, progress=False)
+    assert label_timing(root, "zz_level", "praat")["applied_offset_samples"] != 7

@@ -195,7 +195,7 @@ def test_to_grid_edge_cases():
 def test_a_missing_tracker_package_says_what_to_install(monkeypatch):
     fake = dataclasses.replace(TRACKERS["praat"], module="pitchprobe_no_such_module_for_tests")
     monkeypatch.setitem(trackers.TRACKERS, "praat", fake)
-    hint = r"the praat tracker needs praat-parselmouth \(GPL-3\.0\): pip install 'pitchprobe\[trackers\]'"
+    hint = r"the praat tracker needs praat-parselmouth \(GPL-3\.0-or-later\): pip install 'pitchprobe\[trackers\]'"
     with pytest.raises(TrackerMissingError, match=hint):
         require("praat")
     wav, _ = _wav(np.full(8000, 150.0))

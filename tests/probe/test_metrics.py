@@ -151,3 +151,12 @@ def test_log_f0_mse_on_voiced_frames():
     s.add(_pred(p), y)
     want = np.mean((np.log(p[[0, 2]]) - np.log(y[[0, 2]])) ** 2)
     assert np.isclose(s.metrics(0)["logf0_voiced"]["mse_log"], want, rtol=1e-12)
+
+
+def test_non_finite_voicing_scores_are_left_out_of_the_roc_histogram():
+    f0 = np.array([120.0, 0.0, 130.0, 0.0, 140.0])
+    pred = np.zeros((1, 5, 6))
+    pred[0, :, 4] = [0.9, 0.1, np.nan, 0.2, np.inf]
+    sums = utterance_sums(pred, f0, f0_min=60.0, f0_max=400.0)
+    assert sums["voicing.hist_pos"].sum() == 1 and sums["voicing.hist_neg"].sum() == 2
+    assert metric(sums, "voicing", "auc")[0] == 1.0  # the one finite voiced score beats both unvoiced ones

@@ -31,3 +31,9 @@ def test_unknown_trackers_and_a_consensus_of_one_are_refused_before_anything_run
         units_of(StudyConfig(langs=["zz_level"], trackers=["pyaapt", "crepe"]))
     with pytest.raises(PitchProbeError, match="at least 2"):
         units_of(StudyConfig(langs=["zz_level"], labels="consensus"))
+
+
+def test_the_superb_preset_probes_pyaapt_labels_only():
+    with pytest.raises(PitchProbeError, match="--preset superb probes pyaapt"):
+        units_of(StudyConfig(langs=["zz_level"], preset="superb", trackers=["praat", "pyaapt"]))
+    assert units_of(StudyConfig(langs=["zz_level"], preset="superb", trackers=["pyaapt", "praat"]))
