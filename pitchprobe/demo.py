@@ -51,7 +51,7 @@ def label_accuracy(*, root: Path, corpus: Path, code: str, split: str = "test", 
 
     agree = total = 0
     rel = []
-    for rec in read_labels(root, code, split, tracker).values():
+    for rec in read_labels(root, code, split, tracker=tracker).values():
         if rec.status != "ok":
             continue
         truth = np.load(corpus / "truth" / code / split / f"{rec.id}.npy")

@@ -70,7 +70,7 @@ def agreement_table(root: Path, codes: list[str], trackers: list[str]) -> pd.Dat
     if len(trackers) < 2:
         return pd.DataFrame(columns=AGREEMENT_COLUMNS)
     for code in codes:
-        by_tracker = {t: read_labels(root, code, AGREEMENT_SPLIT, t) for t in trackers}
+        by_tracker = {t: read_labels(root, code, AGREEMENT_SPLIT, tracker=t) for t in trackers}
         ids = sorted(
             set.intersection(*({i for i, lab in labs.items() if lab.status == "ok"} for labs in by_tracker.values()))
         )
@@ -94,7 +94,7 @@ def timing_table(root: Path, codes: list[str], trackers: list[str]) -> pd.DataFr
     """Each tracker's measured frame timing as stored with the labels of the first of ``codes`` that has it."""
     rows = []
     for tracker in trackers:
-        timing = next((t for t in (label_timing(root, c, tracker) for c in codes) if t is not None), None)
+        timing = next((t for t in (label_timing(root, c, tracker=tracker) for c in codes) if t is not None), None)
         if timing is None:
             continue
         info = TRACKERS.get(tracker)

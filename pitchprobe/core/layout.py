@@ -80,7 +80,7 @@ def manifests_dir(root: Path) -> Path:
 DEFAULT_LABELS = "pyaapt"  # the tracker whose labels are read when none is named
 
 
-def labels_dir(root: Path, code: str, tracker: str = DEFAULT_LABELS) -> Path:
+def labels_dir(root: Path, code: str, *, tracker: str = DEFAULT_LABELS) -> Path:
     """One tracker's labels of ``code``. pYAAPT labels made before trackers were keyed (``labels/<code>/``,
     with ``params.json`` directly in it) are still found there."""
     base = Path(root) / "labels" / code
@@ -89,16 +89,16 @@ def labels_dir(root: Path, code: str, tracker: str = DEFAULT_LABELS) -> Path:
     return base / tracker
 
 
-def label_params_path(root: Path, code: str, tracker: str = DEFAULT_LABELS) -> Path:
-    return labels_dir(root, code, tracker) / "params.json"
+def label_params_path(root: Path, code: str, *, tracker: str = DEFAULT_LABELS) -> Path:
+    return labels_dir(root, code, tracker=tracker) / "params.json"
 
 
-def label_timing_path(root: Path, code: str, tracker: str = DEFAULT_LABELS) -> Path:
-    return labels_dir(root, code, tracker) / "timing.json"
+def label_timing_path(root: Path, code: str, *, tracker: str = DEFAULT_LABELS) -> Path:
+    return labels_dir(root, code, tracker=tracker) / "timing.json"
 
 
-def label_split_dir(root: Path, code: str, split: str, tracker: str = DEFAULT_LABELS) -> Path:
-    return labels_dir(root, code, tracker) / split
+def label_split_dir(root: Path, code: str, split: str, *, tracker: str = DEFAULT_LABELS) -> Path:
+    return labels_dir(root, code, tracker=tracker) / split
 
 
 def calibration_path(root: Path, tracker: str, key: str) -> Path:

@@ -66,24 +66,29 @@ def make_consensus(code: str, *, root: Path, params: PitchParams, splits: tuple[
     with file_lock(language_lock(root, code), what=f"consensus labels of {code}"):
         timings = {}
         for source in params.sources:
-            stored = label_params(root, code, source)
+            stored = label_params(root, code, tracker=source)
             if (stored.frame_length_ms, stored.frame_space_ms) != (params.frame_length_ms, params.frame_space_ms):
                 raise PitchProbeError(f"{code}: {source} labels were made on another frame grid ({stored})")
-            timings[source] = label_timing(root, code, source) or {"applied_offset_samples": 0}
+            timings[source] = label_timing(root, code, tracker=source) or {"applied_offset_samples": 0}
         offset = int(round(np.mean([t["applied_offset_samples"] for t in timings.values()])))
-        same = label_params_path(root, code, CONSENSUS).is_file() and label_params(root, code, CONSENSUS) == params
+        same = (
+            label_params_path(root, code, tracker=CONSENSUS).is_file()
+            and label_params(root, code, tracker=CONSENSUS) == params
+        )
         # made from the same trackers: the new parts are written first and the old ones removed after, so that a
         # reader meanwhile sees old or new rows (the later part wins), never none; else everything goes first
-        old = [p for s in splits for p in visible_files(label_split_dir(root, code, s, CONSENSUS), PART_PATTERN)]
+        old = [
+            p for s in splits for p in visible_files(label_split_dir(root, code, s, tracker=CONSENSUS), PART_PATTERN)
+        ]
         prepare_store(root, code, params, overwrite=not same, splits=splits)
         write_json(
-            label_timing_path(root, code, CONSENSUS),
+            label_timing_path(root, code, tracker=CONSENSUS),
             {"tracker": CONSENSUS, "applied_offset_samples": offset, "sources": timings},
         )
         records = read_manifest(root, code, splits=splits)
         summary = {}
         for split in splits:
-            by_source = {s: read_labels(root, code, split, s) for s in params.sources}
+            by_source = {s: read_labels(root, code, split, tracker=s) for s in params.sources}
             rows, counts = [], {"utterances": 0, "failed": 0, "frames": 0, "voiced": 0, "unvoiced": 0, "masked": 0}
             for rec in (r for r in records if r["split"] == split):
                 labs = [by_source[s].get(rec["id"]) for s in params.sources]
@@ -94,17 +99,19 @@ def make_consensus(code: str, *, root: Path, params: PitchParams, splits: tuple[
                     source, lab = bad
                     reason = "no_labels" if lab is None else lab.reason
                     message = f"{source}: " + ("no labels for this file" if lab is None else str(lab.message))
-                    rows.append(label_row(rec["id"], params, offset, status="failed", reason=reason, message=message))
+                    rows.append(
+                        label_row(rec["id"], params, offset=offset, status="failed", reason=reason, message=message)
+                    )
                     counts["failed"] += 1
                     continue
                 n = min(lab.f0_hz.size for lab in labs)  # equal on one grid; a shorter one would be cut
                 f0 = consensus([lab.f0_hz[:n] for lab in labs])
-                rows.append(label_row(rec["id"], params, offset, num_samples=labs[0].num_samples, f0_hz=f0))
+                rows.append(label_row(rec["id"], params, offset=offset, num_samples=labs[0].num_samples, f0_hz=f0))
                 counts["utterances"] += 1
                 for key, value in consensus_counts(f0).items():
                     counts[key] += value
             if rows:
-                write_part(label_split_dir(root, code, split, CONSENSUS), rows, params)
+                write_part(label_split_dir(root, code, split, tracker=CONSENSUS), rows, params)
             summary[split] = counts
         for part in old if same else ():
             part.unlink(missing_ok=True)

@@ -56,7 +56,7 @@ _TIMINGS: dict[str, dict] = {}  # this process's measured timings, by settings k
 CALIBRATION_VERSION = 1  # bump when pitchprobe.labels.calibrate measures differently: cached timings are redone
 
 
-def label_row(utt_id: str, params: PitchParams, offset: int = 0, **fields) -> dict:
+def label_row(utt_id: str, params: PitchParams, *, offset: int = 0, **fields) -> dict:
     """A label row (:mod:`pitchprobe.labels.store`'s columns): ``ok`` and empty unless ``fields`` say otherwise.
 
     ``offset``: samples from the nominal frame centre to where the tracker's frames were measured to sit.
@@ -77,7 +77,7 @@ def label_row(utt_id: str, params: PitchParams, offset: int = 0, **fields) -> di
 
 def label_file(path: str, utt_id: str, params: PitchParams, offset: int = 0) -> dict:
     """Label one file with ``params.tracker``; return its Parquet row. Failures become rows with ``status='failed'``."""
-    row = label_row(utt_id, params, offset)
+    row = label_row(utt_id, params, offset=offset)
     try:
         wav = load_audio(path)
         row["num_samples"] = int(wav.size)
@@ -228,9 +228,9 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
     require(params.tracker)  # a missing optional tracker is a message, before anything is written
     timing = tracker_timing(root, params)
     offset = int(timing["applied_offset_samples"])
-    stored = label_timing(root, code, params.tracker)
+    stored = label_timing(root, code, tracker=params.tracker)
     moved = stored is not None and int(stored["applied_offset_samples"]) != offset
-    if moved and not overwrite and any(read_labels(root, code, s, params.tracker) for s in SPLITS):
+    if moved and not overwrite and any(read_labels(root, code, s, tracker=params.tracker) for s in SPLITS):
         raise PitchProbeError(
             f"{code}: its {params.tracker} labels sit {stored['applied_offset_samples']} samples from the nominal "
             f"centres, but {params.tracker} is now measured at {offset} (another version?): pass --overwrite to "
@@ -238,12 +238,12 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
         )
     # a timing that moved relabels every split, as other settings do: no store mixes two offsets
     prepare_store(root, code, params, overwrite=overwrite, splits=SPLITS if moved else splits)
-    write_json(label_timing_path(root, code, params.tracker), timing)
+    write_json(label_timing_path(root, code, tracker=params.tracker), timing)
     summary = LabelSummary(code=code, total=len(records))
     wanted = {(r["split"], r["id"]) for r in records}
     done: set[tuple[str, str]] = set()
     for split in splits:
-        for rec in read_labels(root, code, split, params.tracker).values():
+        for rec in read_labels(root, code, split, tracker=params.tracker).values():
             if (split, rec.id) not in wanted:
                 continue
             if rec.status == "ok":
@@ -263,7 +263,7 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
         nonlocal last_flush
         for split, rows in buffers.items():
             if rows:
-                write_part(label_split_dir(root, code, split, params.tracker), rows, params)
+                write_part(label_split_dir(root, code, split, tracker=params.tracker), rows, params)
                 rows.clear()
         last_flush = time.monotonic()
 
@@ -284,7 +284,12 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
                 row = outcome
                 if isinstance(outcome, TaskFailure):  # the worker died or ran out of time: no row of its own
                     row = label_row(
-                        rec["id"], params, offset, status="failed", reason=outcome.reason, message=outcome.message
+                        rec["id"],
+                        params,
+                        offset=offset,
+                        status="failed",
+                        reason=outcome.reason,
+                        message=outcome.message,
                     )
                 split = rec["split"]
                 buffers[split].append(row)

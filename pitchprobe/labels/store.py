@@ -105,12 +105,12 @@ class LabelRecord:
     f0_hz: np.ndarray | None
 
 
-def read_labels(root: Path, code: str, split: str, tracker: str = DEFAULT_LABELS) -> dict[str, LabelRecord]:
+def read_labels(root: Path, code: str, split: str, *, tracker: str = DEFAULT_LABELS) -> dict[str, LabelRecord]:
     """All label rows of a language split, ``{id: LabelRecord}``, the latest row of each (empty if none yet)."""
     import pyarrow.parquet as pq
 
     out: dict[str, LabelRecord] = {}
-    for part in visible_files(label_split_dir(root, code, split, tracker), PART_PATTERN):
+    for part in visible_files(label_split_dir(root, code, split, tracker=tracker), PART_PATTERN):
         for row in pq.read_table(part).to_pylist():
             f0 = row.pop("f0_hz")
             row.pop("sampling_rate")
@@ -119,9 +119,9 @@ def read_labels(root: Path, code: str, split: str, tracker: str = DEFAULT_LABELS
     return out
 
 
-def label_params(root: Path, code: str, tracker: str = DEFAULT_LABELS) -> PitchParams:
+def label_params(root: Path, code: str, *, tracker: str = DEFAULT_LABELS) -> PitchParams:
     """The parameters ``code``'s labels by ``tracker`` were made with."""
-    path = label_params_path(root, code, tracker)
+    path = label_params_path(root, code, tracker=tracker)
     if not path.is_file():
         hint = {DEFAULT_LABELS: "", "consensus": "--tracker A,B --consensus "}.get(tracker, f"--tracker {tracker} ")
         raise PitchProbeError(
@@ -130,9 +130,9 @@ def label_params(root: Path, code: str, tracker: str = DEFAULT_LABELS) -> PitchP
     return PitchParams.from_json(json.loads(path.read_text()))
 
 
-def label_timing(root: Path, code: str, tracker: str = DEFAULT_LABELS) -> dict | None:
+def label_timing(root: Path, code: str, *, tracker: str = DEFAULT_LABELS) -> dict | None:
     """The measured frame timing stored with ``code``'s labels by ``tracker`` (None if not recorded)."""
-    path = label_timing_path(root, code, tracker)
+    path = label_timing_path(root, code, tracker=tracker)
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -148,8 +148,8 @@ def prepare_store(root: Path, code: str, params: PitchParams, *, overwrite: bool
     PitchProbeError
         If labels exist that were made with other settings and not ``overwrite``.
     """
-    pdir = labels_dir(root, code, params.tracker)
-    path = label_params_path(root, code, params.tracker)
+    pdir = labels_dir(root, code, tracker=params.tracker)
+    path = label_params_path(root, code, tracker=params.tracker)
     remove_temporary(pdir)
     stored = PitchParams.from_json(json.loads(path.read_text())).as_json() if path.is_file() else None
     if stored is not None and stored != params.as_json() and not overwrite:

@@ -109,7 +109,7 @@ def utterances(
 ) -> list[Utterance]:
     """Records of ``split`` that have usable ``labels`` (a tracker's, or ``consensus``); the rest are recorded
     as failures (raised with ``fail_fast``)."""
-    rows = read_labels(root, code, split, labels)
+    rows = read_labels(root, code, split, tracker=labels)
     out = []
     for rec in records:
         if rec["split"] != split:

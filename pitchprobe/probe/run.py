@@ -67,7 +67,7 @@ def fit_probes(
     labels: str = DEFAULT_LABELS,
 ) -> core.Probes:
     """One pass over ``code``'s train then dev split; fit every layer's probes (see :func:`run_probe`)."""
-    params = label_params(root, code, labels)
+    params = label_params(root, code, tracker=labels)
     kw = {"root": root, "backend": backend, "gender": gender, "fail_fast": fail_fast, "progress": progress}
     sums = accumulate(code, state=state, labels=labels, **kw)
     return core.fit(sums["train"], sums["dev"], code=code, params=params, alpha=alpha)

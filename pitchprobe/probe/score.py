@@ -100,7 +100,7 @@ def score_targets(
     """
     t0 = time.perf_counter() if t0 is None else t0
     labels = targets[0].probes.params.tracker
-    params = label_params(root, code, labels)
+    params = label_params(root, code, tracker=labels)
     for t in targets:
         if t.probes.params != params:
             raise PitchProbeError(
@@ -236,7 +236,7 @@ def build_result(
         floor.target(t).train_mean = float(m)
     records = read_manifest(root, code, splits=("test", "train", "dev"))
     lang = records[0] if records else {}
-    labels = _labels(probes.params, label_timing(root, code, probes.params.tracker))
+    labels = _labels(probes.params, label_timing(root, code, tracker=probes.params.tracker))
     fp = fingerprint(
         model=backend.model_identity.as_dict(),
         labels=probes.params.as_json(),

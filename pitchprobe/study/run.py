@@ -188,7 +188,7 @@ def _check_labels(cfg: StudyConfig) -> dict[tuple[str, str], dict]:
     out = []
     for code in sorted({*cfg.langs, *cfg.train_langs}):
         for tracker in cfg.trackers:
-            path = label_params_path(Path(cfg.data_dir), code, tracker)
+            path = label_params_path(Path(cfg.data_dir), code, tracker=tracker)
             if path.is_file():
                 stored = PitchParams.from_json(json.loads(path.read_text()))
                 if stored != cfg.tracker_params(tracker):

@@ -174,7 +174,7 @@ def run_fit(cfg: StudyConfig, unit: Unit, backend: Backend) -> None:
     source = cfg.params.tracker
     kw = {"gender": cfg.gender, "fail_fast": cfg.fail_fast, "progress": False, "state": state, "labels": source}
     sums = accumulate(unit.code, root=root, backend=backend, **kw)
-    params = label_params(root, unit.code, source)
+    params = label_params(root, unit.code, tracker=source)
     probes = core.fit(sums["train"], sums["dev"], code=unit.code, params=params, alpha=cfg.alpha)
     probes.save(run.probes(tag, unit.code))
     size = None
@@ -208,7 +208,7 @@ def run_pool(cfg: StudyConfig, unit: Unit) -> None:
     missing = [c for c in langs if not sums_current(cfg, unit.model, c)]
     if missing:  # their fit units are not done then, and run before the pool: only a fit that failed just now
         raise PitchProbeError(f"no current sums of {', '.join(missing)}")
-    params, kw = label_params(root, langs[0], cfg.params.tracker), {"alpha": cfg.alpha}
+    params, kw = label_params(root, langs[0], tracker=cfg.params.tracker), {"alpha": cfg.alpha}
     device = resolve_device(cfg.device)  # the fits' eigendecompositions on the GPU where there is one
     pooled = pool_sums((run.sums(tag, c) for c in langs), device=device)
     core.fit(pooled["train"], pooled["dev"], code=POOLED, params=params, **kw).save(run.probes(tag, POOLED))

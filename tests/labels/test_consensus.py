@@ -51,8 +51,8 @@ def test_consensus_rows_keep_exactly_the_frames_the_rule_says(three):
     root, _, summary = three
     frames = masked = 0
     for split in ("train", "dev", "test"):
-        got = read_labels(root, "zz_contour", split, CONSENSUS)
-        by = {t: read_labels(root, "zz_contour", split, t) for t in TRACKERS}
+        got = read_labels(root, "zz_contour", split, tracker=CONSENSUS)
+        by = {t: read_labels(root, "zz_contour", split, tracker=t) for t in TRACKERS}
         assert set(got) == set(by["pyaapt"])
         for uid, lab in got.items():
             want = _rule(np.stack([by[t][uid].f0_hz for t in TRACKERS]))
@@ -64,7 +64,7 @@ def test_consensus_rows_keep_exactly_the_frames_the_rule_says(three):
     assert sum(s["frames"] for s in summary.values()) == frames
     assert sum(s["masked"] for s in summary.values()) == masked
     assert 0 < masked < frames  # synthetic speech: the trackers agree on most frames, not all
-    assert label_params(root, "zz_contour", CONSENSUS).sources == TRACKERS
+    assert label_params(root, "zz_contour", tracker=CONSENSUS).sources == TRACKERS
 
 
 def test_a_probe_on_consensus_labels_uses_only_trusted_frames(three, tmp_path):
@@ -79,7 +79,7 @@ def test_a_probe_on_consensus_labels_uses_only_trusted_frames(three, tmp_path):
         progress=False,
     )
     for split in ("train", "dev", "test"):
-        labs = read_labels(root, "zz_contour", split, CONSENSUS)
+        labs = read_labels(root, "zz_contour", split, tracker=CONSENSUS)
         trusted = sum(int((~np.isnan(lab.f0_hz)).sum()) for lab in labs.values())
         masked = sum(int(np.isnan(lab.f0_hz).sum()) for lab in labs.values())
         c = res.counts[split]
@@ -103,13 +103,13 @@ def test_a_consensus_needs_two_trackers_and_their_labels(three, corpus, table, t
 
 def test_remaking_a_consensus_replaces_its_parts_and_keeps_its_rows(three):
     root, params, _ = three
-    before = {s: read_labels(root, "zz_contour", s, CONSENSUS) for s in ("train", "dev", "test")}
+    before = {s: read_labels(root, "zz_contour", s, tracker=CONSENSUS) for s in ("train", "dev", "test")}
     parts = sorted((root / "labels" / "zz_contour" / CONSENSUS).glob("*/part-*.parquet"))
     make_consensus("zz_contour", root=root, params=params)
     after = sorted((root / "labels" / "zz_contour" / CONSENSUS).glob("*/part-*.parquet"))
     assert len(after) == len(parts) and not set(after) & set(parts)  # new parts, old ones gone
     for s, labs in before.items():
-        again = read_labels(root, "zz_contour", s, CONSENSUS)
+        again = read_labels(root, "zz_contour", s, tracker=CONSENSUS)
         assert set(again) == set(labs)
         for uid, lab in labs.items():
             np.testing.assert_array_equal(again[uid].f0_hz, lab.f0_hz)
@@ -132,9 +132,9 @@ def test_labels_measured_at_another_offset_are_not_mixed_with_new_ones(corpus, t
     gather([table["zz_level"]], root=root, source=LocalSource(corpus), splits=("test",))
     params = PitchParams(tracker="praat")
     make_labels("zz_level", root=root, params=params, splits=("test",), progress=False)
-    path = label_timing_path(root, "zz_level", "praat")
+    path = label_timing_path(root, "zz_level", tracker="praat")
     path.write_text(json.dumps({**json.loads(path.read_text()), "applied_offset_samples": 7}))  # an older version's
     with pytest.raises(PitchProbeError, match="--overwrite"):
         make_labels("zz_level", root=root, params=params, splits=("test",), progress=False)
     make_labels("zz_level", root=root, params=params, splits=("test",), overwrite=True, progress=False)
-    assert label_timing(root, "zz_level", "praat")["applied_offset_samples"] != 7
+    assert label_timing(root, "zz_level", tracker="praat")["applied_offset_samples"] != 7

@@ -45,7 +45,7 @@ def test_every_tracker_labels_and_the_agreement_table_equals_the_pairs_of_stored
     table = pd.read_csv(RunLayout(cfg.run_dir).tables / "agreement.csv")
     assert len(table) == len(LANGS) * 3
     for code in LANGS:
-        labels = {t: read_labels(cfg.data_dir, code, "test", t) for t in TRACKERS}
+        labels = {t: read_labels(cfg.data_dir, code, "test", tracker=t) for t in TRACKERS}
         ids = sorted(labels["pyaapt"])
         for a, b in (("pyaapt", "praat"), ("pyaapt", "swift"), ("praat", "swift")):
             fa = np.concatenate([labels[a][i].f0_hz for i in ids])
@@ -73,9 +73,9 @@ def test_report_says_which_trackers_how_far_they_agree_and_what_the_targets_mean
     headline = pd.read_csv(layout.tables / "headline.csv")
     assert set(headline.code) == set(LANGS) and headline[["movement", "register", "pooled_r"]].notna().all().all()
     # Praat's labels sit measurably early and are moved; the stored timing is what the report shows
-    praat = label_timing(cfg.data_dir, "zz_level", "praat")
+    praat = label_timing(cfg.data_dir, "zz_level", tracker="praat")
     assert praat["applied_offset_samples"] != 0
-    lab = next(iter(read_labels(cfg.data_dir, "zz_level", "test", "praat").values()))
+    lab = next(iter(read_labels(cfg.data_dir, "zz_level", "test", tracker="praat").values()))
     assert lab.first_centre_samples == praat["nominal_first_samples"] + praat["applied_offset_samples"]
     assert f"{praat['offset_ms']:+.2f} ms" in md
 
@@ -86,7 +86,7 @@ def test_consensus_study_fits_and_scores_on_trusted_frames_only(tracked):
     for code in LANGS:
         res = read_result(RunLayout(cfg.run_dir).within("fbank", code).json)
         assert res.labels["tracker"] == "consensus" and res.labels["sources"] == TRACKERS
-        labs = read_labels(cfg.data_dir, code, "test", "consensus")
+        labs = read_labels(cfg.data_dir, code, "test", tracker="consensus")
         masked = sum(int(np.isnan(lab.f0_hz).sum()) for lab in labs.values())
         assert res.counts["test"].masked_frames == masked > 0
     frames = json.loads((RunLayout(cfg.run_dir).root / "config.json").read_text())
