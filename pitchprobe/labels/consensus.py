@@ -14,15 +14,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from pitchprobe.core.atomic import visible_files, write_json
 from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.core.layout import SPLITS, label_params_path, label_split_dir, label_timing_path, language_lock
 from pitchprobe.core.lock import file_lock
 from pitchprobe.data.manifest import read_manifest
 from pitchprobe.labels.agreement import consensus, consensus_counts
-from pitchprobe.labels.make import label_row
+from pitchprobe.labels.make import label_row, mean_offset
 from pitchprobe.labels.pitch import PitchParams
 from pitchprobe.labels.store import (
     PART_PATTERN,
@@ -70,7 +68,7 @@ def make_consensus(code: str, *, root: Path, params: PitchParams, splits: tuple[
             if (stored.frame_length_ms, stored.frame_space_ms) != (params.frame_length_ms, params.frame_space_ms):
                 raise PitchProbeError(f"{code}: {source} labels were made on another frame grid ({stored})")
             timings[source] = label_timing(root, code, tracker=source) or {"applied_offset_samples": 0}
-        offset = int(round(np.mean([t["applied_offset_samples"] for t in timings.values()])))
+        offset = mean_offset(list(timings.values()))
         same = (
             label_params_path(root, code, tracker=CONSENSUS).is_file()
             and label_params(root, code, tracker=CONSENSUS) == params

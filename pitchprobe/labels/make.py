@@ -22,14 +22,16 @@ transient and retried by the next run. ``retry_failed`` retries both.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from pitchprobe.core.atomic import write_json
@@ -119,10 +121,7 @@ def tracker_timing(root: Path, params: PitchParams) -> dict:
     from pitchprobe.labels.calibrate import calibrate_tracker
 
     info = require(params.tracker)
-    try:
-        version = metadata.version(info.package)
-    except metadata.PackageNotFoundError:
-        version = "?"
+    version = _package_version(info.package)
     what = {**params.as_json(), "package": info.package, "version": version, "calibration": CALIBRATION_VERSION}
     key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
     path = calibration_path(root, params.tracker, key)
@@ -144,6 +143,28 @@ def tracker_timing(root: Path, params: PitchParams) -> dict:
     write_json(path, timing)
     _TIMINGS[key] = timing
     return timing
+
+
+@functools.cache
+def _package_version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def applied_offset(root: Path, params: PitchParams) -> int:
+    """Samples from the nominal frame centres to where labels made with ``params`` now sit: the tracker's
+    applied offset (:func:`tracker_timing`); for a consensus the rounded mean of its sources', as
+    :func:`pitchprobe.labels.consensus.make_consensus` places its rows. Part of a result's fingerprint."""
+    if params.sources:
+        return mean_offset([tracker_timing(root, replace(params, tracker=s, sources=())) for s in params.sources])
+    return int(tracker_timing(root, params)["applied_offset_samples"])
+
+
+def mean_offset(timings: list[dict]) -> int:
+    """Where a consensus of labels with these timings sits: their applied offsets' mean, in whole samples."""
+    return int(round(float(np.mean([t["applied_offset_samples"] for t in timings]))))
 
 
 def _task(record: dict, params: PitchParams, offset: int) -> Task:
@@ -311,4 +332,4 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
     return summary
 
 
-__all__ = ["LabelSummary", "label_file", "label_row", "make_labels", "tracker_timing"]
+__all__ = ["LabelSummary", "applied_offset", "label_file", "label_row", "make_labels", "mean_offset", "tracker_timing"]

@@ -212,6 +212,8 @@ def fingerprint(
     dtype: str = DEFAULT_DTYPE,
     pooled_languages: list[str] | None = None,
     sums_dtype: str = "float64",
+    labels_offset: int = 0,
+    model_offset: float = 0.0,
 ) -> dict:
     """Everything that determines a result's numbers, as a flat dict of JSON values.
 
@@ -219,9 +221,16 @@ def fingerprint(
     ``labels`` the label parameters, ``dtype`` the forward pass's (recorded only
     when not float32, so that results made before ``--dtype`` existed stay valid), ``pooled_languages``
     those a pooled probe was fitted on (recorded for pooled probes only), ``sums_dtype`` the storage of
-    their sums (recorded when not float64).
+    their sums (recorded when not float64). ``labels_offset`` and ``model_offset``: samples from the
+    nominal frame centres to where the labels' and the model's frames were measured to sit, as applied
+    in the alignment (recorded when not 0, so that a tracker or model measured anew elsewhere makes its
+    results stale).
     """
     extra = {} if dtype == DEFAULT_DTYPE else {"dtype": dtype}
+    if labels_offset:
+        extra["labels_offset_samples"] = int(labels_offset)
+    if model_offset:
+        extra["model_offset_samples"] = float(model_offset)
     if pooled_languages is not None:
         extra["pooled_languages"] = sorted(pooled_languages)
     if sums_dtype != "float64":  # the pooled probes' sums were stored in a lower precision

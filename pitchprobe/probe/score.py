@@ -236,7 +236,8 @@ def build_result(
         floor.target(t).train_mean = float(m)
     records = read_manifest(root, code, splits=("test", "train", "dev"))
     lang = records[0] if records else {}
-    labels = _labels(probes.params, label_timing(root, code, tracker=probes.params.tracker))
+    timing = label_timing(root, code, tracker=probes.params.tracker)
+    labels = _labels(probes.params, timing)
     fp = fingerprint(
         model=backend.model_identity.as_dict(),
         labels=probes.params.as_json(),
@@ -251,6 +252,8 @@ def build_result(
         dtype=backend.dtype,
         pooled_languages=pooled_languages,
         sums_dtype=sums_dtype,
+        labels_offset=(timing or {}).get("applied_offset_samples", 0),
+        model_offset=backend.grid_offset,
     )
     return ProbeResult(
         fingerprint=fp,

@@ -19,6 +19,7 @@ from pitchprobe.core.layout import RunLayout
 from pitchprobe.data.fleurs import GENDERS
 from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.consensus import CONSENSUS, consensus_params
+from pitchprobe.labels.make import applied_offset
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS, PitchParams
 from pitchprobe.labels.trackers import DEFAULT_TRACKER, TRACKERS, require
 from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
@@ -321,7 +322,21 @@ def unit_fingerprint(
         dtype=cfg.dtype,
         pooled_languages=pooled_languages,
         sums_dtype=cfg.sums_dtype if train_code in (POOLED, OTHERS) else SUMS_DTYPES[0],
+        labels_offset=applied_offset(Path(cfg.data_dir), cfg.params),
+        model_offset=model_offset(cfg, model),
     )
+
+
+def model_offset(cfg: StudyConfig, model: ModelIdentity) -> float:
+    """Samples the study places ``model``'s frames from their nominal centres: its timing measured in the run
+    directory (0 before it is measured, and for a model that could not be)."""
+    if cfg.run_dir is None:
+        return 0.0
+    path = RunLayout(cfg.run_dir).model_timing(model.tag)
+    try:
+        return float(json.loads(path.read_text())["applied_offset_samples"]) if path.is_file() else 0.0
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise PitchProbeError(f"{path} is not a readable model timing ({type(e).__name__}: {e}): delete it") from e
 
 
 def resolved(cfg: StudyConfig) -> StudyConfig:
@@ -361,6 +376,7 @@ __all__ = [
     "resolved",
     "split_list",
     "study_command",
+    "model_offset",
     "unit_fingerprint",
     "units_of",
 ]

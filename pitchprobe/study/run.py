@@ -183,17 +183,31 @@ def _submitit_executor(cfg: StudyConfig):
     return ex
 
 
-def _check_labels(cfg: StudyConfig) -> dict[tuple[str, str], dict]:
-    """``{(code, tracker): stored parameters}`` of labels in the data root that were made otherwise."""
-    out = []
+def _check_labels(cfg: StudyConfig) -> dict[tuple[str, str], str]:
+    """``{(code, tracker): how}`` of labels in the data root made otherwise than the study would make them: with
+    other settings, or at another offset than the tracker is measured at now (another version of it, say)."""
+    from pitchprobe.labels.make import applied_offset
+    from pitchprobe.labels.store import label_timing
+
+    root = Path(cfg.data_dir)
+    out = {}
     for code in sorted({*cfg.langs, *cfg.train_langs}):
         for tracker in cfg.trackers:
-            path = label_params_path(Path(cfg.data_dir), code, tracker=tracker)
-            if path.is_file():
-                stored = PitchParams.from_json(json.loads(path.read_text()))
-                if stored != cfg.tracker_params(tracker):
-                    out.append(((code, tracker), stored.as_json()))
-    return dict(out)
+            want = cfg.tracker_params(tracker)
+            path = label_params_path(root, code, tracker=tracker)
+            if not path.is_file():
+                continue
+            stored = PitchParams.from_json(json.loads(path.read_text()))
+            if stored != want:
+                out[code, tracker] = f"made with {stored.as_json()}, not {want.as_json()}"
+                continue
+            timing, now = label_timing(root, code, tracker=tracker), applied_offset(root, want)
+            if timing is not None and int(timing["applied_offset_samples"]) != now:
+                out[code, tracker] = (
+                    f"sit {timing['applied_offset_samples']} samples from the nominal centres, but {tracker} is now "
+                    f"measured at {now}"
+                )
+    return out
 
 
 def _prepare(cfg: StudyConfig) -> tuple[StudyConfig, list[Unit]]:
@@ -216,10 +230,7 @@ def _prepare(cfg: StudyConfig) -> tuple[StudyConfig, list[Unit]]:
             lines.append(f"... and {len(problems) - 20} more")
         if labels:
             lines.append("the data root's labels differ from the study's:")
-            lines += [
-                f"{code}: {tracker} labels made with {stored}, not {cfg.tracker_params(tracker).as_json()}"
-                for (code, tracker), stored in labels.items()
-            ]
+            lines += [f"{code}: {tracker} labels {how}" for (code, tracker), how in labels.items()]
         lines.append(f"pass --overwrite to recompute them, or use a new --run-dir (now {cfg.run_dir})")
         raise PitchProbeError("\n  ".join(lines))
     if labels:  # --overwrite: relabel those languages once, here, before any unit runs

@@ -2,11 +2,13 @@
 and ``--labels consensus`` fits and scores on trusted frames only."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.core.layout import RunLayout
 from pitchprobe.data.synth import write_corpus
 from pitchprobe.labels.agreement import pair_agreement
@@ -102,3 +104,45 @@ def test_each_model_is_timed_once_and_its_frames_stay_where_measured(tracked):
     res = read_result(layout.within("fbank", "zz_level").json)
     assert res.model["first_centre_samples"] == 200 + timing["applied_offset_samples"]
     assert "Measured offset" in layout.report_md.read_text()
+
+
+def test_an_offset_measured_anew_makes_labels_and_results_stale_and_overwrite_remakes_them(tmp_path):
+    """A tracker (or model) measured at another offset, as a new version of it may be, is not reused quietly: the
+    study names the labels and results made at the old one, and ``--overwrite`` relabels and recomputes."""
+    corpus = write_corpus(
+        tmp_path / "src", utterances_per_split={"train": 6, "dev": 3, "test": 4}, duration_s=(1.2, 1.6)
+    )
+    root = tmp_path / "data"
+    cfg = StudyConfig(langs=["zz_level"], models=["fbank"], trackers=["praat"], data_dir=str(root),
+                      run_dir=str(tmp_path / "run"), languages_table=str(corpus / "languages.tsv"), source=str(corpus),
+                      bootstrap=20, permutations=20, device="cpu")  # fmt: skip
+    assert not run_study(cfg, progress=False).failed
+    layout = RunLayout(cfg.run_dir)
+    offset = label_timing(root, "zz_level", tracker="praat")["applied_offset_samples"]
+    assert offset != 0  # Praat's frames sit about 1.5 ms early: beyond the tolerance, so the alignment moves
+    res = read_result(layout.within("fbank", "zz_level").json)
+    assert res.fingerprint["labels_offset_samples"] == offset and "model_offset_samples" not in res.fingerprint
+
+    (cache,) = (root / "calibration").glob("praat-*.json")
+    cache.write_text(json.dumps({**json.loads(cache.read_text()), "applied_offset_samples": offset + 40}))
+    with pytest.raises(PitchProbeError, match=rf"labels_offset_samples: {offset} -> {offset + 40}") as e:
+        run_study(cfg, progress=False)
+    assert f"praat labels sit {offset} samples from the nominal centres, but praat is now measured at" in str(e.value)
+    summary = run_study(replace(cfg, overwrite=True), progress=False)
+    assert not summary.failed and summary.done
+    params = cfg.tracker_params("praat")
+    for split in ("train", "dev", "test"):
+        for lab in read_labels(root, "zz_level", split, tracker="praat").values():
+            assert lab.first_centre_samples == params.first_centre_samples() + offset + 40
+    res = read_result(layout.within("fbank", "zz_level").json)
+    assert res.fingerprint["labels_offset_samples"] == offset + 40
+
+    timing = layout.model_timing("fbank")
+    timing.write_text(json.dumps({**json.loads(timing.read_text()), "applied_offset_samples": 16}))
+    with pytest.raises(PitchProbeError, match=r"model_offset_samples: None -> 16"):
+        run_study(cfg, progress=False)
+    assert run_study(replace(cfg, overwrite=True), progress=False).done
+    res = read_result(layout.within("fbank", "zz_level").json)
+    assert res.fingerprint["model_offset_samples"] == 16 and res.model["first_centre_samples"] == 200 + 16
+    again = run_study(cfg, progress=False)
+    assert again.done == [] and again.skipped
