@@ -60,7 +60,12 @@ def main() -> None:
             line += f", voicing agreement {agree / total:.1%}"
             t0 = time.perf_counter()
             timing = calibrate_tracker(name, params=params)
-            line += f" | calibration {time.perf_counter() - t0:.2f} s: offset {timing.offset_ms:+.2f} ms"
+            ms, seconds = 1000 / timing.sampling_rate, time.perf_counter() - t0
+            line += (
+                f" | calibration {seconds:.2f} s: chirps {timing.by_signal['chirp_pair'] * ms:+.2f} ms, "
+                f"vibrato {timing.by_signal['vibrato'] * ms:+.2f} ms, offset {timing.offset_ms:+.2f} ± "
+                f"{timing.uncertainty_samples * ms:.2f} ms, applied {timing.applied_offset_samples} samples"
+            )
             print(line)
 
 

@@ -37,6 +37,7 @@ AGREEMENT_COLUMNS = [
     "mad_cents",
     "r",
     "r_log",
+    "length_mismatch_frames",  # frames one tracker has beyond the other's (0 when all label the same grid)
 ]
 
 TARGETS_TEXT = (
@@ -99,15 +100,17 @@ def timing_table(root: Path, codes: list[str], trackers: list[str]) -> pd.DataFr
             continue
         info = TRACKERS.get(tracker)
         fs = timing.get("sampling_rate", 16000)
-        vibrato = (timing.get("by_signal") or {}).get("vibrato")
+        chirps, vibrato = ((timing.get("by_signal") or {}).get(k) for k in ("chirp_pair", "vibrato"))
         rows.append(
             {
                 "tracker": tracker,
                 "package": info.package if info else "",
                 "licence": info.licence if info else "",
                 "nominal frame 0 centre (samples)": timing.get("nominal_first_samples"),
-                "measured offset, chirps (ms)": timing.get("offset_ms"),
+                "chirp estimate (ms)": None if chirps is None else chirps * 1000 / fs,
                 "vibrato estimate (ms)": None if vibrato is None else vibrato * 1000 / fs,
+                "measured offset (ms)": timing.get("offset_ms"),
+                "uncertainty (ms)": timing.get("uncertainty_samples", 0.0) * 1000 / fs,
                 "tolerance (ms)": timing.get("tolerance_ms"),
                 "applied offset (samples)": timing.get("applied_offset_samples"),
                 "calibration error (cents)": timing.get("median_error_cents"),
@@ -120,11 +123,11 @@ def timing_table(root: Path, codes: list[str], trackers: list[str]) -> pd.DataFr
 def _timing_note(timing: dict) -> str:
     if timing.get("measured") is False:
         return f"not measured ({timing.get('reason')}): nominal centres used"
-    if timing.get("applied_offset_samples"):
-        return "applied: the labels' centres moved"
-    if abs(timing.get("offset_ms", 0.0)) <= timing.get("tolerance_ms", 0.0):
+    if not timing.get("applied_offset_samples"):
         return "within tolerance: nominal centres kept"
-    return "chirp and vibrato estimates disagree (signal-dependent timing): nominal centres kept"
+    if timing.get("estimates_agree", True):
+        return "applied: the labels' centres moved"
+    return "applied at the midpoint of chirp and vibrato estimates that differ (signal-dependent timing)"
 
 
 def headline_view(headline: pd.DataFrame) -> pd.DataFrame:
@@ -179,19 +182,21 @@ def labels_text(labels: dict, trackers: list[str], timing: pd.DataFrame) -> str:
     others = [t for t in trackers if t != source]
     compared = f" Compared with it: {', '.join(others)}." if others and source != "consensus" else ""
     offsets = "; ".join(
-        f"{r.tracker} {r['measured offset, chirps (ms)']:+.2f} ms on chirps, "
-        + ("" if pd.isna(r["vibrato estimate (ms)"]) else f"{r['vibrato estimate (ms)']:+.2f} ms on vibrato, ")
+        f"{r.tracker} {r['chirp estimate (ms)']:+.2f} ms on chirps and {r['vibrato estimate (ms)']:+.2f} ms on "
+        f"vibrato, so {r['measured offset (ms)']:+.2f} ± {r['uncertainty (ms)']:.2f} ms, "
         + (f"applied ({r['applied offset (samples)']} samples)" if r["applied offset (samples)"] else "not applied")
         for _, r in timing.iterrows()
-        if pd.notna(r["measured offset, chirps (ms)"])
+        if pd.notna(r["measured offset (ms)"]) and pd.notna(r["chirp estimate (ms)"])
     )
     timing_sentence = (
         " Frame timing was measured, not assumed: on synthetic log chirps (up and down, whose mean cancels a "
-        "constant F0 bias) and a vibrato of known F0, each tracker's label frame sits at its nominal centre plus: "
-        f"{offsets}. An offset is applied (it moves the labels' centres, and with them the alignment) when it "
-        "exceeds the tolerance of 1 ms (under 8 cents at the fastest F0 movements of speech, about 80 st/s) and "
-        "both estimates agree within it; a timing that differs between chirps and vibrato depends on the signal, "
-        "and no one offset would correct it."
+        "constant F0 bias) and a vibrato of known F0, each tracker's label frame describes the signal at its "
+        f"nominal centre plus: {offsets}. The offset is the midpoint of the two estimates and half their gap its "
+        "uncertainty (a tracker with one fixed delay gives both alike; pYAAPT's labels sit a fixed time after the "
+        "frame's start, so its offset grows with the frame length and differs between the two kinds of movement). "
+        "It is applied (it moves the labels' centres, and with them the alignment) when it exceeds the tolerance "
+        "of 1 ms, under 8 cents at the fastest F0 movements of speech (about 80 st/s). Agreement between trackers "
+        "compares their labels frame by frame at the same nominal centres, as the trackers report them."
         if offsets
         else ""
     )

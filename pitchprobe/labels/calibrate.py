@@ -13,12 +13,21 @@ chirp pair
     frames of each chirp. A tracker's level bias (pYAAPT reads F0 low by about
     ``1 / lag``, 10-30 cents) looks like a lag on the up-chirp and a lead on the
     down-chirp; as the two chirps cover the same F0s at the same rate, the mean of
-    their medians cancels any bias that depends on F0 only. This is the measurement.
+    their medians cancels any bias that depends on F0 only.
 vibrato
     ``VIBRATO_HZ`` ± ``VIBRATO_DEPTH_ST`` semitones at ``VIBRATO_RATE_HZ``: the tracked
     log-F0 at the nominal centres fitted by least squares to ``a sin + b cos + c`` at the
-    known rate; the phase lag over the known phase, as a time. An independent check
-    (a bias only moves ``c``), reported beside the chirp-pair value.
+    known rate; the phase lag over the known phase, as a time. An independent estimate
+    (a bias only moves ``c``).
+
+A tracker with one fixed delay gives both estimates alike (Praat, SwiftF0). One whose
+timing depends on the signal does not: pYAAPT's label content sits a fixed time after
+the frame's *start* whatever the frame length, about 7.7 ms on the chirps and 11.3 ms
+on the vibrato at 16 kHz, so its offset from the nominal centre grows with the frame
+length. The timing used is therefore the midpoint of the two estimates, with half
+their gap as its uncertainty: under either kind of movement a label then sits at most
+that far from where it is placed (1.9 ms for pYAAPT, against 4.9 ms at its nominal
+centre).
 
 Each signal is made ``REPEATS`` times, its start shifted by a fraction of a hop each
 time, so that the frames sample the F0 track (and a tracker's F0 quantisation) at
@@ -84,24 +93,24 @@ class TrackerTiming:
     hop_samples : int
     offset_samples : float
         Measured: frame ``k``'s label describes the signal at its nominal centre plus this many samples
-        (negative = earlier); the chirp-pair value.
+        (negative = earlier); the midpoint of the chirp-pair and vibrato estimates.
     offset_ms : float
     by_signal : dict
         Estimates in samples, each the mean over the repeats: ``chirp_up`` and ``chirp_down`` (each
-        moved by the tracker's F0 bias, in opposite directions), ``chirp_pair`` (= ``offset_samples``)
-        and ``vibrato`` (independent).
+        moved by the tracker's F0 bias, in opposite directions), ``chirp_pair`` (their mean) and
+        ``vibrato`` (independent).
     tolerance_ms : float
     applied_offset_samples : int
-        ``round(offset_samples)`` if ``|offset_ms| > tolerance_ms`` and the chirp-pair and vibrato estimates
-        agree within ``tolerance_ms`` (:attr:`estimates_agree`), else 0: a timing that depends on the signal
-        (pYAAPT's: about -5 ms on wide chirps, -1 ms on vibrato) has no one offset to correct by, so its
-        labels keep their nominal centres and the report states the spread.
+        ``round(offset_samples)`` if ``|offset_ms| > tolerance_ms``, else 0 (:func:`applied_offset`).
     median_error_cents : float
         Median absolute error of the labels, taken at their nominal centres, on the calibration signals.
     spread_samples : float
-        Standard error of ``offset_samples`` over the shifted repeats: the calibration's own resolution.
+        Standard error of the chirp-pair estimate over the shifted repeats: the calibration's own resolution.
     sampling_rate : int
         Hz.
+    uncertainty_samples : float
+        Half the gap between the chirp-pair and vibrato estimates: how far from ``offset_samples`` either
+        kind of movement puts the labels (about 0 for a tracker with one fixed delay; 1.9 ms for pYAAPT).
     """
 
     tracker: str
@@ -115,12 +124,12 @@ class TrackerTiming:
     median_error_cents: float
     spread_samples: float = float("nan")
     sampling_rate: int = SAMPLING_RATE
+    uncertainty_samples: float = 0.0
 
     @property
     def estimates_agree(self) -> bool:
         """Whether the chirp-pair and vibrato estimates agree within ``tolerance_ms`` (a tracker with one delay)."""
-        gap = abs(self.by_signal["chirp_pair"] - self.by_signal["vibrato"])
-        return bool(gap * 1000 / self.sampling_rate <= self.tolerance_ms)
+        return bool(2 * self.uncertainty_samples * 1000 / self.sampling_rate <= self.tolerance_ms)
 
     def as_dict(self) -> dict:
         """Plain Python values (JSON-ready), with :attr:`estimates_agree`."""
@@ -261,12 +270,11 @@ def calibrate(
         else:
             per_kind[sig.kind].append(float(np.median(_chirp_offsets(tracked, centres, sig.f0, use))))
     pairs = (np.asarray(per_kind["chirp_up"]) + np.asarray(per_kind["chirp_down"])) / 2
-    offset = float(np.mean(pairs))
     spread = float(np.std(pairs, ddof=1) / np.sqrt(pairs.size)) if pairs.size > 1 else float("nan")
     by_signal = {kind: float(np.mean(values)) for kind, values in per_kind.items()}
-    by_signal["chirp_pair"] = offset
-    # one delay explains both kinds of signal, or the timing depends on the signal and no one offset is right
-    agree = abs(offset - by_signal["vibrato"]) * 1000 / fs <= TIMING_TOLERANCE_MS
+    by_signal["chirp_pair"] = float(np.mean(pairs))
+    # one delay gives both kinds of signal the same estimate; a signal-dependent timing is placed between them
+    offset = (by_signal["chirp_pair"] + by_signal["vibrato"]) / 2
     return TrackerTiming(
         tracker=name,
         nominal_first_samples=params.first_centre_samples(fs),
@@ -275,10 +283,11 @@ def calibrate(
         offset_ms=offset * 1000 / fs,
         by_signal=by_signal,
         tolerance_ms=TIMING_TOLERANCE_MS,
-        applied_offset_samples=applied_offset(offset, sampling_rate=fs) if agree else 0,
+        applied_offset_samples=applied_offset(offset, sampling_rate=fs),
         median_error_cents=float(np.median(np.concatenate(cents))),
         spread_samples=spread,
         sampling_rate=fs,
+        uncertainty_samples=abs(by_signal["chirp_pair"] - by_signal["vibrato"]) / 2,
     )
 
 

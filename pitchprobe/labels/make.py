@@ -55,7 +55,7 @@ from pitchprobe.labels.store import label_timing, prepare_store, read_labels, wr
 from pitchprobe.labels.trackers import release_detectors, require, track_with, tracker_info
 
 _TIMINGS: dict[str, dict] = {}  # this process's measured timings, by settings key
-CALIBRATION_VERSION = 1  # bump when pitchprobe.labels.calibrate measures differently: cached timings are redone
+CALIBRATION_VERSION = 2  # bump when pitchprobe.labels.calibrate measures differently: cached timings are redone
 
 
 def label_row(utt_id: str, params: PitchParams, *, offset: int = 0, **fields) -> dict:
@@ -250,10 +250,13 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
     timing = tracker_timing(root, params)
     offset = int(timing["applied_offset_samples"])
     stored = label_timing(root, code, tracker=params.tracker)
-    moved = stored is not None and int(stored["applied_offset_samples"]) != offset
-    if moved and not overwrite and any(read_labels(root, code, s, tracker=params.tracker) for s in SPLITS):
+    was = 0 if stored is None else int(stored["applied_offset_samples"])  # labels of before timings: nominal
+    moved = was != offset and any(  # only labels with frames sit anywhere: failed rows are simply retried
+        lab.status == "ok" for s in SPLITS for lab in read_labels(root, code, s, tracker=params.tracker).values()
+    )
+    if moved and not overwrite:
         raise PitchProbeError(
-            f"{code}: its {params.tracker} labels sit {stored['applied_offset_samples']} samples from the nominal "
+            f"{code}: its {params.tracker} labels sit {was} samples from the nominal "
             f"centres, but {params.tracker} is now measured at {offset} (another version?): pass --overwrite to "
             "relabel, so that every label sits where it was measured"
         )

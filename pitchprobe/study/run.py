@@ -202,11 +202,9 @@ def _check_labels(cfg: StudyConfig) -> dict[tuple[str, str], str]:
                 out[code, tracker] = f"made with {stored.as_json()}, not {want.as_json()}"
                 continue
             timing, now = label_timing(root, code, tracker=tracker), applied_offset(root, want)
-            if timing is not None and int(timing["applied_offset_samples"]) != now:
-                out[code, tracker] = (
-                    f"sit {timing['applied_offset_samples']} samples from the nominal centres, but {tracker} is now "
-                    f"measured at {now}"
-                )
+            was = 0 if timing is None else int(timing["applied_offset_samples"])  # labels of before timings: nominal
+            if was != now:
+                out[code, tracker] = f"sit {was} samples from the nominal centres, but {tracker} is measured at {now}"
     return out
 
 

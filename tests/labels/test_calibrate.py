@@ -72,10 +72,13 @@ def test_applied_offset_is_zero_within_tolerance_and_rounded_beyond():
 
 def test_timings_apply_the_rule_to_their_own_measurement(praat_timings):
     for timing in praat_timings.values():
+        chirps, vibrato = timing.by_signal["chirp_pair"], timing.by_signal["vibrato"]
+        assert timing.offset_samples == pytest.approx((chirps + vibrato) / 2)
+        assert timing.uncertainty_samples == pytest.approx(abs(chirps - vibrato) / 2)
         assert timing.offset_ms == pytest.approx(timing.offset_samples * 1000 / FS)
         beyond = abs(timing.offset_ms) > timing.tolerance_ms
-        apply = beyond and timing.estimates_agree
-        assert timing.applied_offset_samples == (round(timing.offset_samples) if apply else 0)
+        assert timing.applied_offset_samples == (round(timing.offset_samples) if beyond else 0)
+        assert timing.estimates_agree, "Praat has one fixed delay: chirps and vibrato see the same"
     plain, advanced = praat_timings[0], praat_timings[-24]
     assert abs(plain.offset_ms) > TIMING_TOLERANCE_MS, "Praat's labels sit measurably early"
     assert abs(advanced.offset_ms) < TIMING_TOLERANCE_MS and advanced.applied_offset_samples == 0
@@ -86,7 +89,8 @@ def test_a_timing_is_plain_data(praat_timings):
     d = json.loads(json.dumps(t.as_dict()))
     assert d["tracker"] == "praat+0" and d["hop_samples"] == 320 and d["nominal_first_samples"] == 200
     assert set(d["by_signal"]) == {"chirp_up", "chirp_down", "chirp_pair", "vibrato"}
-    assert d["by_signal"]["chirp_pair"] == d["offset_samples"]
+    assert (d["by_signal"]["chirp_pair"] + d["by_signal"]["vibrato"]) / 2 == pytest.approx(d["offset_samples"])
+    assert d["uncertainty_samples"] == pytest.approx(abs(d["by_signal"]["chirp_pair"] - d["by_signal"]["vibrato"]) / 2)
     assert d["estimates_agree"] is True
 
 
@@ -138,9 +142,29 @@ def test_voiced_signal_refuses_what_it_cannot_make():
         voiced_signal(np.full(800, 120.0), rng=rng, vowel="y")
 
 
-def test_a_signal_dependent_timing_is_reported_but_not_applied():
-    """pYAAPT's chirp-pair and vibrato estimates differ by more than the tolerance: no one offset is applied."""
+def test_a_signal_dependent_timing_is_placed_between_its_estimates():
+    """pYAAPT's chirp-pair and vibrato estimates differ by more than the tolerance, both on the early side: its
+    labels move to their midpoint, half their gap from each, nearer to the farther one than the nominal centre is."""
     timing = calibrate_tracker("pyaapt", params=PitchParams())
-    assert abs(timing.offset_ms) > TIMING_TOLERANCE_MS
-    assert not timing.estimates_agree
-    assert timing.applied_offset_samples == 0
+    chirps, vibrato = timing.by_signal["chirp_pair"], timing.by_signal["vibrato"]
+    assert not timing.estimates_agree and chirps < vibrato < 0
+    assert timing.applied_offset_samples == round((chirps + vibrato) / 2) < -TIMING_TOLERANCE_MS * FS / 1000
+    assert timing.uncertainty_samples == pytest.approx((vibrato - chirps) / 2)
+    for estimate in (chirps, vibrato):
+        assert abs(estimate - timing.applied_offset_samples) <= timing.uncertainty_samples + 0.5
+    assert timing.uncertainty_samples + 0.5 < max(abs(chirps), abs(vibrato)), "the worst case improves on 0"
+
+
+@pytest.mark.slow
+def test_pyaapt_labels_sit_a_fixed_time_after_the_frame_start_whatever_its_length():
+    """pYAAPT's label content is anchored to the frame's start, not its centre: the measured offset from the nominal
+    centre follows half the frame length (each estimate stays within 1 ms from 25 to 50 ms frames)."""
+    after_start = {"chirp_pair": [], "vibrato": []}
+    for frame_length_ms in (25.0, 50.0):
+        params = PitchParams(frame_length_ms=frame_length_ms)
+        timing = calibrate_tracker("pyaapt", params=params)
+        start = params.first_centre_samples() - frame_length_ms * FS / 2000
+        for kind, values in after_start.items():
+            values.append(params.first_centre_samples() + timing.by_signal[kind] - start)
+    for kind, (short, long) in after_start.items():
+        assert abs(long - short) < TIMING_TOLERANCE_MS * FS / 1000, kind

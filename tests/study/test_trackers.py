@@ -79,7 +79,7 @@ def test_report_says_which_trackers_how_far_they_agree_and_what_the_targets_mean
     assert praat["applied_offset_samples"] != 0
     lab = next(iter(read_labels(cfg.data_dir, "zz_level", "test", tracker="praat").values()))
     assert lab.first_centre_samples == praat["nominal_first_samples"] + praat["applied_offset_samples"]
-    assert f"{praat['offset_ms']:+.2f} ms" in md
+    assert f"{praat['offset_ms']:+.2f} ± {praat['uncertainty_samples'] / 16:.2f} ms" in md
 
 
 def test_consensus_study_fits_and_scores_on_trusted_frames_only(tracked):
@@ -127,7 +127,7 @@ def test_an_offset_measured_anew_makes_labels_and_results_stale_and_overwrite_re
     cache.write_text(json.dumps({**json.loads(cache.read_text()), "applied_offset_samples": offset + 40}))
     with pytest.raises(PitchProbeError, match=rf"labels_offset_samples: {offset} -> {offset + 40}") as e:
         run_study(cfg, progress=False)
-    assert f"praat labels sit {offset} samples from the nominal centres, but praat is now measured at" in str(e.value)
+    assert f"praat labels sit {offset} samples from the nominal centres, but praat is measured at" in str(e.value)
     summary = run_study(replace(cfg, overwrite=True), progress=False)
     assert not summary.failed and summary.done
     params = cfg.tracker_params("praat")
