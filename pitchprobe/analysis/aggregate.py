@@ -62,8 +62,9 @@ def load_results(run_dir: Path) -> list[tuple[str, ProbeResult]]:
 def _metric_value(lm: LayerMetrics, target: str, metric: str) -> tuple[float | None, int | None]:
     if metric in ("mse_hz2", "mse_hz2_post"):
         return getattr(lm.f0_all, metric), lm.f0_all.frames
-    v = lm.target(target).voiced
-    return getattr(v, metric), v.voiced_frames
+    scores = lm.target(target)
+    frames = scores.frames if target == "voicing" and scores.frames is not None else scores.voiced.voiced_frames
+    return getattr(scores.voiced, metric), frames  # voicing: every frame (where the result has the count)
 
 
 def tidy_table(
@@ -172,20 +173,48 @@ HEADLINE = (  # (column, target, metric): the report's headline pair, then poole
 
 def headline_table(df: pd.DataFrame) -> pd.DataFrame:
     """Per (model, language), within-language: movement (within-utterance r of ``st_utt``), register (r of
-    ``register``) and pooled r of ``f0_voiced``, each at its own probe's best layer (lowest dev MSE)."""
+    ``register``) and pooled r of ``f0_voiced``, each at its own probe's best layer (lowest dev MSE), with the
+    number of test utterances (what the register r is a correlation over)."""
+    return _best_columns(df, HEADLINE, count="test_utterances")
+
+
+DETAIL = (  # (column, target, metric): what the headline leaves out, each at its own probe's best layer
+    ("voicing_balanced_accuracy", "voicing", "balanced_accuracy"),
+    ("voicing_auc", "voicing", "auc"),
+    ("rmse_cents", "f0_voiced", "rmse_cents"),
+)
+
+
+def detail_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, language), within-language: the voicing probe's balanced accuracy and ROC AUC, and the
+    voiced-F0 probe's RMSE in cents beside the train-mean floor's (``rmse_cents_floor``): how large the
+    errors are, where the headline says how well the contour is followed."""
+    out = _best_columns(df, DETAIL)
+    if out.empty:
+        return out
+    floor = df[(df.kind == "within") & (df.predictor == "train_mean") & (df.target == "f0_voiced")]
+    floor = floor[floor.metric == "rmse_cents"][["model_tag", "code", "value"]]
+    return out.merge(floor.rename(columns={"value": "rmse_cents_floor"}), on=["model_tag", "code"], how="left")
+
+
+def _best_columns(df: pd.DataFrame, spec, *, count: str | None = None) -> pd.DataFrame:
+    """One row per (model, language) of the within-language results: for each ``(column, target, metric)`` of
+    ``spec``, the metric at that target's best layer, its interval and the layer; ``count``: test utterances."""
     within = df[df.kind == "within"]
+    keys = ["model_tag", "code", "language", "tone_class"]
     out = None
-    for column, target, metric in HEADLINE:
+    for column, target, metric in spec:
         best = best_layers(within, target=target, metric=metric)
-        part = best[["model_tag", "code", "language", "tone_class", "value", "ci_low", "ci_high", "layer"]].rename(
+        extra = ["n_utterances"] if count and out is None else []
+        part = best[[*keys, "value", "ci_low", "ci_high", "layer", *extra]].rename(
             columns={
                 "value": column,
                 "ci_low": f"{column}_low",
                 "ci_high": f"{column}_high",
                 "layer": f"{column}_layer",
+                "n_utterances": count or "n_utterances",
             }
         )
-        keys = ["model_tag", "code", "language", "tone_class"]
         out = part if out is None else out.merge(part, on=keys, how="outer")
     return out.sort_values(["model_tag", "code"]).reset_index(drop=True) if out is not None else pd.DataFrame()
 

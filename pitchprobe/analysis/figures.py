@@ -87,12 +87,13 @@ def _model_order(df: pd.DataFrame) -> list[str]:
 
 
 @_styled
-def best_layer_per_language(df, out_dir, *, target="f0_voiced", metric="r", ceiling=None) -> Path:
+def best_layer_per_language(df, out_dir, *, target="f0_voiced", metric="r", ceiling=None, estimated=None) -> Path:
     """(a) Best-layer metric per language, sorted, English highlighted, mean line, bootstrap whiskers.
 
-    ``ceiling`` ``{code: r}``: the between-tracker r of each language, drawn as a tick over its bar: a
-    practical ceiling (a probe that read the true F0 perfectly would correlate with one tracker's labels
-    about as well as another, accurate tracker does).
+    ``ceiling`` ``{code: r}``: the lowest between-tracker r involving the probed labels, drawn as a tick over
+    each language's bar: a conservative reference for a probe's r. ``estimated`` ``{code: r}``: the estimated
+    r of the labels with the true F0 (:func:`pitchprobe.analysis.labels.reliability`), the ceiling itself,
+    drawn as a diamond.
     """
     best = best_layers(_within(df), target=target, metric=metric)
     models = _model_order(best)
@@ -110,8 +111,11 @@ def best_layer_per_language(df, out_dir, *, target="f0_voiced", metric="r", ceil
         ax.axhline(b.value.mean(), color=OKABE_ITO[1], ls="--", lw=1.2, label=f"mean {b.value.mean():.3f}")
         if ceiling:
             top = np.array([ceiling.get(c, np.nan) for c in b.code])
-            ax.scatter(x, top, marker="_", s=160, color="k", lw=2, zorder=3, label="between-tracker r (ceiling)")
+            ax.scatter(x, top, marker="_", s=160, color="k", lw=2, zorder=3, label="between-tracker r")
             ax.set_ylim(top=max(ax.get_ylim()[1], 1.05))
+        if estimated:
+            est = np.array([estimated.get(c, np.nan) for c in b.code])
+            ax.scatter(x, est, marker="D", s=14, color=OKABE_ITO[5], zorder=4, label="labels vs true F0 (est. ceiling)")
         ax.set_xticks(x, b.code, rotation=90, fontsize=8 if n_lang > 30 else 9)
         ax.set_title(f"{tag}: best layer per language")
         ax.set_ylabel(_label(target, metric), fontsize=8)

@@ -2,11 +2,12 @@
 
 - :func:`agreement_table`: per language and ordered pair of trackers, over the test split's frames,
   the agreement metrics of :func:`pitchprobe.labels.agreement.pair_agreement`, from the labels stored
-  in the data root (``tables/agreement.csv``). Its ``r`` is a practical ceiling on a probe's r against
-  one tracker's labels: a probe that read the true F0 perfectly would correlate with one tracker's labels
-  about as well as another, accurate tracker does (not a strict bound: a probe can also learn a tracker's
-  own errors). The table covers every label frame of the test utterances that all trackers labelled.
-- :func:`timing_table`: each tracker's measured frame offset (:mod:`pitchprobe.labels.calibrate`).
+  in the data root (``tables/agreement.csv``). The table covers every label frame of the test utterances
+  that all trackers labelled.
+- :func:`ceiling` and :func:`reliability`: per language, the between-tracker r of the probed tracker, and
+  (with three or more trackers) the estimated r of its labels with the true F0, the ceiling itself.
+- :func:`timing_table`: each tracker's measured frame offset (:mod:`pitchprobe.labels.calibrate`), and
+  :func:`offset_effect`: how many label frames the applied offsets move to another model frame.
 - :func:`frames_table`: per language, the label frames the probes used, and those masked.
 - :data:`TARGETS_TEXT`, :data:`READING_TEXT`: what each target means, and how to read movement against
   register.
@@ -14,11 +15,15 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from pitchprobe.core.align import FrameGrid, nearest_frames
 from pitchprobe.labels.agreement import agreement_rows
+from pitchprobe.labels.consensus import CONSENSUS
 from pitchprobe.labels.store import label_timing, read_labels
 from pitchprobe.labels.trackers import TRACKERS
 from pitchprobe.probe.results import ProbeResult
@@ -48,7 +53,8 @@ TARGETS_TEXT = (
     "semitones re 100 Hz, one value per utterance, probed from the layer's mean-pooled state; voicing, "
     "least squares on a 0/1 voiced target, thresholded where normal fits of its dev scores on voiced and "
     "unvoiced frames have equal density, scored by balanced accuracy and ROC AUC. Pooled r is one "
-    "correlation over every test frame; within-utterance r (r_within) is each test utterance's own "
+    "correlation over every test frame the target is scored on (the voiced ones, for the F0 targets); "
+    "within-utterance r (r_within) is each test utterance's own "
     "correlation over its voiced frames, averaged with weights = its voiced frames."
 )
 READING_TEXT = (
@@ -60,7 +66,11 @@ READING_TEXT = (
     "probe across test utterances (does it know how high this voice is?). A layer high on register and low "
     "on movement knows how high a voice is but not how its pitch moves; the reverse, movement without "
     "register. "
-    "For tonal languages the question of transfer is about movement."
+    "For tonal languages the question of transfer is about movement. Each value sits at the best layer of its "
+    "own probe (lowest dev MSE of that probe), so the three may come from different layers (given in brackets). "
+    "The register r is a correlation over the test utterances (counted in the table): with fewer than about 30 "
+    "its interval is wide, and as FLEURS has no speaker ids, utterances of one speaker are resampled as if "
+    "independent, so the interval is if anything too narrow."
 )
 
 
@@ -91,6 +101,80 @@ def ceiling(agreement: pd.DataFrame, tracker: str) -> dict[str, float]:
     return {code: float(g.r.min()) for code, g in sel.groupby("code")}
 
 
+def reliability(agreement: pd.DataFrame, tracker: str) -> dict[str, float]:
+    """``{code: r}``: the estimated correlation of ``tracker``'s labels with the true F0, from three or more trackers.
+
+    Where each tracker's errors are independent of the F0 and of the others', ``r(A, B) = r(T, A) r(T, B)``
+    for trackers A, B and the true F0 T, so ``r(T, A) = sqrt(r(A, B) r(A, C) / r(B, C))`` (Spearman's
+    attenuation triad); averaged over the pairs (B, C) of the other trackers and capped at 1. That is the r
+    against A's labels of a probe that read the true F0 perfectly: the ceiling itself, which the
+    between-tracker r (:func:`ceiling`) underestimates by the other tracker's own errors. Each pair's r is
+    taken on the frames both of its trackers call voiced, so the estimate is approximate.
+    """
+    out = {}
+    for code, g in agreement.groupby("code"):
+        r = {frozenset((a, b)): v for a, b, v in zip(g.tracker_a, g.tracker_b, g.r)}
+        others = sorted({*g.tracker_a, *g.tracker_b} - {tracker})
+        estimates = []
+        for b, c in itertools.combinations(others, 2):
+            ab, ac, bc = (r.get(frozenset(pair), np.nan) for pair in ((tracker, b), (tracker, c), (b, c)))
+            if ab > 0 and ac > 0 and bc > 0:  # NaN compares False: a pair with no r gives no estimate
+                estimates.append(min(1.0, float(np.sqrt(ab * ac / bc))))
+        if estimates:
+            out[code] = float(np.mean(estimates))
+    return out
+
+
+def agreement_text(tracker: str, *, drawn: bool, estimated: bool) -> str:
+    """What the agreement table holds and how its r bounds a probe's; ``drawn``: figure (a) shows the between-tracker
+    r, ``estimated``: and the estimate of :func:`reliability` (three or more trackers)."""
+    text = (
+        "Per language and pair of trackers, over the test frames both labelled (the first tracker is the "
+        "reference): voicing agreement, gross pitch error (more than 20 % off, on frames both call voiced), "
+        "octave down and up (the second tracker within 100 cents of half or double the first; rates are "
+        "fractions), the median absolute difference in cents, and r between the trackers on frames both call "
+        "voiced (in Hz; r_log in log F0). Trackers are compared frame by frame at the same nominal centres, as "
+        "they report them. A probe that read the true F0 perfectly would reach, against one tracker's labels, "
+        "the r of those labels with the true F0. If trackers' errors are independent, the r between two trackers "
+        "is that r times the other's, so it is a conservative reference, below the ceiling; with three or more "
+        "trackers the ceiling itself is estimated (Spearman's triad: r(T,A) = sqrt(r(A,B) r(A,C) / r(B,C))). "
+        "Neither is a strict bound: a probe can also learn a tracker's own errors."
+    )
+    if drawn:
+        text += f" Figure (a) draws, over each language's bar, the lowest between-tracker r involving {tracker}"
+        text += " and the estimated ceiling." if estimated else "."
+    return text
+
+
+def reliability_table(agreement: pd.DataFrame, probed: str) -> pd.DataFrame:
+    """Per language and tracker: the lowest between-tracker r involving it and its estimated r with the true F0
+    (:func:`reliability`); ``probed`` marks the labels the probes were fitted on."""
+    if agreement.empty:
+        return pd.DataFrame()
+    rows = []
+    for tracker in dict.fromkeys([*agreement.tracker_a, *agreement.tracker_b]):
+        low, est = ceiling(agreement, tracker), reliability(agreement, tracker)
+        rows += [
+            {
+                "code": c,
+                "tracker": tracker,
+                "probed": tracker == probed,
+                "lowest between-tracker r": low[c],
+                "estimated r with the true F0": est.get(c),
+            }  # fmt: skip
+            for c in low
+        ]
+    return pd.DataFrame(rows).sort_values(["code", "tracker"]).reset_index(drop=True)
+
+
+TIMING_TEXT = (
+    "Chirp and vibrato estimates: where the signal a label frame describes sits, against the frame's nominal "
+    "centre (negative = earlier); the measured offset is their midpoint and the uncertainty half their gap. "
+    "Calibration error: the median absolute error of the tracker's labels, in cents, against the true F0 of "
+    "the calibration signals (log chirps of 110-275 Hz, a vibrato around 160 Hz)."
+)
+
+
 def timing_table(root: Path, codes: list[str], trackers: list[str]) -> pd.DataFrame:
     """Each tracker's measured frame timing as stored with the labels of the first of ``codes`` that has it."""
     rows = []
@@ -101,6 +185,7 @@ def timing_table(root: Path, codes: list[str], trackers: list[str]) -> pd.DataFr
         info = TRACKERS.get(tracker)
         fs = timing.get("sampling_rate", 16000)
         chirps, vibrato = ((timing.get("by_signal") or {}).get(k) for k in ("chirp_pair", "vibrato"))
+        uncertainty = timing.get("uncertainty_samples")
         rows.append(
             {
                 "tracker": tracker,
@@ -110,7 +195,7 @@ def timing_table(root: Path, codes: list[str], trackers: list[str]) -> pd.DataFr
                 "chirp estimate (ms)": None if chirps is None else chirps * 1000 / fs,
                 "vibrato estimate (ms)": None if vibrato is None else vibrato * 1000 / fs,
                 "measured offset (ms)": timing.get("offset_ms"),
-                "uncertainty (ms)": timing.get("uncertainty_samples", 0.0) * 1000 / fs,
+                "uncertainty (ms)": None if uncertainty is None else uncertainty * 1000 / fs,
                 "tolerance (ms)": timing.get("tolerance_ms"),
                 "applied offset (samples)": timing.get("applied_offset_samples"),
                 "calibration error (cents)": timing.get("median_error_cents"),
@@ -121,8 +206,12 @@ def timing_table(root: Path, codes: list[str], trackers: list[str]) -> pd.DataFr
 
 
 def _timing_note(timing: dict) -> str:
+    if timing.get("tracker") == CONSENSUS:
+        return "consensus: the rounded mean of its trackers' applied offsets"
     if timing.get("measured") is False:
         return f"not measured ({timing.get('reason')}): nominal centres used"
+    if "uncertainty_samples" not in timing:
+        return "timed by an older pitchprobe, before the vibrato estimate counted: relabel with --overwrite"
     if not timing.get("applied_offset_samples"):
         return "within tolerance: nominal centres kept"
     if timing.get("estimates_agree", True):
@@ -132,19 +221,43 @@ def _timing_note(timing: dict) -> str:
 
 def headline_view(headline: pd.DataFrame) -> pd.DataFrame:
     """The headline table for reading: each value with its interval and best layer in one cell."""
-    if headline.empty:
-        return headline
+    columns = {
+        "movement": "movement: within-utt. r, st_utt",
+        "register": "register: r, utterance median",
+        "pooled_r": "pooled r, f0_voiced",
+    }
+    return _cells(headline, ["test_utterances"], columns)
+
+
+def detail_view(detail: pd.DataFrame) -> pd.DataFrame:
+    """:func:`pitchprobe.analysis.aggregate.detail_table` for reading, one cell per value."""
+    columns = {
+        "voicing_balanced_accuracy": "voicing: balanced accuracy",
+        "voicing_auc": "voicing: ROC AUC (no interval)",
+        "rmse_cents": "f0_voiced: RMSE (cents)",
+    }
+    out = _cells(detail, [], columns)
+    if not out.empty:
+        out["train-mean floor: RMSE (cents)"] = [f"{v:.1f}" if pd.notna(v) else "" for v in detail.rmse_cents_floor]
+    return out
+
+
+def _cells(table: pd.DataFrame, extra: list[str], columns: dict[str, str]) -> pd.DataFrame:
+    """``table``'s keys and ``extra`` columns, then each of ``columns`` as "value [interval] (layer L)"."""
+    if table.empty:
+        return table
 
     def cell(row, col):
         v = row[col]
         if pd.isna(v):
             return ""
-        return f"{v:.3f} [{row[f'{col}_low']:.3f}, {row[f'{col}_high']:.3f}] (layer {int(row[f'{col}_layer'])})"
+        lo, hi = row[f"{col}_low"], row[f"{col}_high"]
+        interval = f" [{lo:.3f}, {hi:.3f}]" if pd.notna(lo) and pd.notna(hi) else ""
+        return f"{v:.3f}{interval} (layer {int(row[f'{col}_layer'])})"
 
-    out = headline[["model_tag", "code", "language", "tone_class"]].copy()
-    out["movement: within-utt. r, st_utt"] = [cell(r, "movement") for _, r in headline.iterrows()]
-    out["register: r, utterance median"] = [cell(r, "register") for _, r in headline.iterrows()]
-    out["pooled r, f0_voiced"] = [cell(r, "pooled_r") for _, r in headline.iterrows()]
+    out = table[["model_tag", "code", "language", "tone_class", *extra]].copy()
+    for col, label in columns.items():
+        out[label] = [cell(r, col) for _, r in table.iterrows()]
     return out
 
 
@@ -181,22 +294,25 @@ def labels_text(labels: dict, trackers: list[str], timing: pd.DataFrame) -> str:
     )
     others = [t for t in trackers if t != source]
     compared = f" Compared with it: {', '.join(others)}." if others and source != "consensus" else ""
+    measured = timing[timing["uncertainty (ms)"].notna()] if "uncertainty (ms)" in timing else timing.iloc[:0]
     offsets = "; ".join(
         f"{r.tracker} {r['chirp estimate (ms)']:+.2f} ms on chirps and {r['vibrato estimate (ms)']:+.2f} ms on "
         f"vibrato, so {r['measured offset (ms)']:+.2f} ± {r['uncertainty (ms)']:.2f} ms, "
         + (f"applied ({r['applied offset (samples)']} samples)" if r["applied offset (samples)"] else "not applied")
-        for _, r in timing.iterrows()
-        if pd.notna(r["measured offset (ms)"]) and pd.notna(r["chirp estimate (ms)"])
+        for _, r in measured.iterrows()
     )
     timing_sentence = (
         " Frame timing was measured, not assumed: on synthetic log chirps (up and down, whose mean cancels a "
         "constant F0 bias) and a vibrato of known F0, each tracker's label frame describes the signal at its "
         f"nominal centre plus: {offsets}. The offset is the midpoint of the two estimates and half their gap its "
-        "uncertainty (a tracker with one fixed delay gives both alike; pYAAPT's labels sit a fixed time after the "
-        "frame's start, so its offset grows with the frame length and differs between the two kinds of movement). "
-        "It is applied (it moves the labels' centres, and with them the alignment) when it exceeds the tolerance "
-        "of 1 ms, under 8 cents at the fastest F0 movements of speech (about 80 st/s). Agreement between trackers "
-        "compares their labels frame by frame at the same nominal centres, as the trackers report them."
+        "uncertainty. A tracker with one fixed delay gives both estimates alike (Praat, SwiftF0); pYAAPT does "
+        "not: what it labels sits a fixed time after the start of its analysis frame whatever the frame length "
+        "(about 7.7 ms on the chirps and 11.3 ms on the vibrato at 16 kHz), so its offset from the centre grows "
+        "with the frame length, and its uncertainty (about 1.9 ms) exceeds the tolerance: no single offset "
+        "places its labels better than that. An offset is applied (it moves the labels' centres, and with them "
+        "the alignment) when it exceeds the tolerance of 1 ms, under 8 cents at the fastest F0 movements of "
+        "speech (about 80 st/s). The frame length is pYAAPT's analysis window; Praat and SwiftF0 analyse with "
+        "windows of their own and are sampled at the grid's centres."
         if offsets
         else ""
     )
@@ -213,13 +329,48 @@ def labels_text(labels: dict, trackers: list[str], timing: pd.DataFrame) -> str:
     )
 
 
+def offset_effect(labels: dict, timing: pd.DataFrame, models: pd.DataFrame) -> str:
+    """One sentence: the share of label frames that each applied tracker offset moves to another model frame.
+
+    ``labels``: a result's label settings (nominal ``first_centre_samples``, ``hop_samples``); ``timing``:
+    :func:`timing_table`; ``models``: the report's models table (hop and first frame centre, in samples).
+    Alignment takes the nearest model frame, so an offset well under half a model hop moves few labels.
+    """
+    applied = timing[timing["applied offset (samples)"].fillna(0) != 0] if not timing.empty else timing
+    if applied.empty or models.empty:
+        return ""
+    nominal = FrameGrid(float(labels["first_centre_samples"]), float(labels["hop_samples"]))
+    centres = nominal.centres(1000)  # 20 s at the default hop: every phase of the two grids' beat
+    parts = []
+    for _, t in applied.iterrows():
+        moved = []
+        for _, m in models.iterrows():
+            grid = FrameGrid(float(m["first frame centre (samples)"]), float(m["hop (samples)"]))
+            offset = float(t["applied offset (samples)"])
+            share = np.mean(nearest_frames(centres + offset, grid) != nearest_frames(centres, grid))
+            moved.append(f"{share:.0%} with {m['model']}")
+        parts.append(f"{t.tracker}, {', '.join(moved)}")
+    return (
+        " Share of label frames that the applied offsets move to another model frame than their nominal centres "
+        "would take: " + "; ".join(parts) + ". Each label takes the model frame with the nearest centre, so an "
+        "offset well under half a model hop changes few pairs, and a label sits up to half a model hop from its "
+        "frame's centre either way."
+    )
+
+
 __all__ = [
     "READING_TEXT",
     "TARGETS_TEXT",
+    "TIMING_TEXT",
     "agreement_table",
+    "agreement_text",
     "ceiling",
+    "detail_view",
     "frames_table",
     "headline_view",
     "labels_text",
+    "offset_effect",
+    "reliability",
+    "reliability_table",
     "timing_table",
 ]

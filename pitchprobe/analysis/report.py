@@ -21,6 +21,7 @@ from pitchprobe.analysis import figures
 from pitchprobe.analysis import labels as labels_report
 from pitchprobe.analysis.aggregate import (
     best_layers,
+    detail_table,
     headline_table,
     load_results,
     tidy_table,
@@ -106,11 +107,12 @@ def _figures(
     target: str,
     metric: str,
     ceiling: dict,
+    estimated: dict,
     labels: str,
 ) -> list[tuple[str, Path]]:
     kw = {"target": target, "metric": metric}
-    a = figures.best_layer_per_language(df, fig_dir, ceiling=ceiling, **kw)
-    figs = [("(a) Best layer per language" + (", with the between-tracker r (ceiling)" if ceiling else ""), a)]
+    a = figures.best_layer_per_language(df, fig_dir, ceiling=ceiling, estimated=estimated, **kw)
+    figs = [("(a) Best layer per language" + (", with the between-tracker r (a reference)" if ceiling else ""), a)]
     figs += [("(b) Every layer across languages", p) for p in figures.layers_by_language(df, fig_dir, **kw)]
     figs.append(("(c) By language group", figures.by_group(df, fig_dir, tests=tests["lang_group"], **kw)))
     figs.append(("(d) By tone class", figures.by_tone_class(df, fig_dir, tests=tests["tone_class"], **kw)))
@@ -218,25 +220,31 @@ def make_report(
         metric=metric,
     )
     write_json(layout.tables / "tests.json", tests)
-    headline_tab = headline_table(df)
-    with atomic_path(layout.tables / "headline.csv") as tmp:
-        headline_tab.to_csv(tmp, index=False)
+    headline_tab, detail_tab = headline_table(df), detail_table(df)
+    for name, tab in (("headline.csv", headline_tab), ("detail.csv", detail_tab)):
+        with atomic_path(layout.tables / name) as tmp:
+            tab.to_csv(tmp, index=False)
     codes, trackers = sorted(set(df.code)), list(cfg.trackers) if cfg else []
     agreement_tab = labels_report.agreement_table(Path(cfg.data_dir), codes, trackers) if cfg else pd.DataFrame()
     if not agreement_tab.empty:
         with atomic_path(layout.tables / "agreement.csv") as tmp:
             agreement_tab.to_csv(tmp, index=False)
-    timing_tab = labels_report.timing_table(Path(cfg.data_dir), codes, trackers) if cfg else pd.DataFrame()
+    first = within[0] if within else results[0][1]
+    labels = first.labels
+    timed = [*trackers, labels["tracker"]] if labels.get("sources") else trackers  # a consensus: its own offset
+    timing_tab = labels_report.timing_table(Path(cfg.data_dir), codes, timed) if cfg else pd.DataFrame()
     frames_tab = labels_report.frames_table(within)
 
     fig_dir = layout.figures
-    source = (cfg.params.tracker if cfg else "pyaapt") if (target, metric) == (TARGET, METRIC) else None
-    ceil = labels_report.ceiling(agreement_tab, source) if source else {}
-    kw = {"target": target, "metric": metric, "ceiling": ceil, "labels": within[0].labels.get("tracker", "pyaapt")}
+    source = labels.get("tracker", "pyaapt")
+    reliability_tab = labels_report.reliability_table(agreement_tab, source)
+    on_figure = (target, metric) == (TARGET, METRIC)
+    ceil = labels_report.ceiling(agreement_tab, source) if on_figure else {}
+    estimated = labels_report.reliability(agreement_tab, source) if on_figure else {}
+    kw = {"target": target, "metric": metric, "ceiling": ceil, "estimated": estimated, "labels": source}
     figs = _figures(run_dir, df, fig_dir, tests, **kw) if not best.empty and within else []
     data_tab = data_table(within)
     models_tab, software = models_table(within, layout)
-    first = within[0] if within else results[0][1]
     test_rows = []
     for kind in ("tone_class", "lang_group"):
         for tag, t in tests[kind].items():
@@ -255,7 +263,6 @@ def make_report(
         for c, d in v["languages"].items()
     ]
     ref_tab = pd.DataFrame(ref_rows)
-    labels = first.labels
     on_test = sorted(set(best.code[best.chosen_on == "test"]))
     if on_test:
         chosen = (
@@ -264,7 +271,10 @@ def make_report(
         )
         best_title = "Best layer per language (lowest dev MSE; chosen on TEST where there is no dev split)"
     else:
-        chosen = f"Best layer: lowest dev MSE of the {target} probe (the test split is not used to choose it)."
+        chosen = (
+            f"Best layer: lowest dev MSE of the {target} probe (the test split is not used to choose it); each "
+            "other target's best layer is that of its own probe."
+        )
         best_title = f"Best layer per language (lowest dev MSE; {metric} and 95 % interval on test)"
     alpha = first.probe.get("alpha")
     headline = (
@@ -280,6 +290,13 @@ def make_report(
             "their own untrained (random-init) copies?",
         ),
         ("Headline: movement and register", labels_report.READING_TEXT, labels_report.headline_view(headline_tab)),
+        (
+            "Voicing and error size",
+            "Per language, each at its own probe's best layer (lowest dev MSE): the voicing probe's balanced "
+            "accuracy at its dev threshold and ROC AUC (from score histograms: no bootstrap interval), and the "
+            "voiced-F0 probe's RMSE in cents beside that of predicting the train split's mean F0 (the floor).",
+            labels_report.detail_view(detail_tab),
+        ),
         ("Data", None, data_tab),
         (
             "Models",
@@ -291,6 +308,7 @@ def make_report(
         (
             "Method",
             labels_report.labels_text(labels, trackers, timing_tab)
+            + labels_report.offset_effect(labels, timing_tab, models_tab)
             + "\n\nAlignment: each label frame takes the real model frame with the nearest centre and is dropped "
             "when none lies within half a model hop. Probe: ridge regression with intercept per layer and target, "
             "fitted from streaming float64 sums on the train split; alpha chosen per layer and target on the dev "
@@ -302,23 +320,21 @@ def make_report(
             f"group differences by permutation tests ({permutations} permutations, seed {seed})."
             + pooled_text(layout, sorted({r.tag for r in within})),
         ),
-        ("Pitch trackers: licences and measured timing", None, timing_tab),
+        ("Pitch trackers: licences and measured timing", labels_report.TIMING_TEXT, timing_tab),
         *(
             [
                 (
                     "Tracker agreement",
-                    "Per language and pair of trackers, over the test frames both labelled (the first tracker is "
-                    "the reference): voicing agreement; gross pitch error (more than 20 % off, on frames both call "
-                    "voiced); octave down and up (within 100 cents of half or double the reference); median "
-                    "absolute deviation in cents; r between the trackers on frames both call voiced (in Hz; r_log "
-                    "in log F0). The between-tracker r is a practical ceiling on a probe's r against one tracker's "
-                    "labels: a probe that read the true F0 perfectly would correlate with one tracker's labels "
-                    "about as well as another, accurate tracker does (not a strict bound: a probe can also learn a "
-                    "tracker's own errors). Figure (a) draws the lowest one involving the probe's tracker over each "
-                    "language's bar. The table covers every label frame of the test utterances all trackers "
-                    "labelled; the probes' r, the aligned voiced frames of the probe's own labels.",
+                    labels_report.agreement_text(source, drawn=bool(ceil), estimated=bool(estimated)),
                     agreement_tab,
-                )
+                ),
+                (
+                    "Label reliability",
+                    "Per language and tracker: the lowest r between it and another tracker, and its estimated r "
+                    "with the true F0 (Spearman's triad, three or more trackers); probed: the labels the probes "
+                    "were fitted on.",
+                    reliability_tab,
+                ),
             ]
             if not agreement_tab.empty
             else []

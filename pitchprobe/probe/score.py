@@ -202,6 +202,7 @@ def _layer_metrics(scores: Scores, index: int, layer: int, *, postprocess: bool)
     a = targets["f0_all"]
     a.mse_hz2, a.mse_hz2_post, a.frames = m["f0_all"]["mse_hz2"], m["f0_all"]["mse_hz2_post"], m["f0_all"]["frames"]
     a.mse = a.mse_hz2_post if postprocess else a.mse_hz2
+    targets["voicing"].frames = m["voicing"]["frames"]  # voicing is scored on every frame, voiced or not
     return LayerMetrics(layer=layer, **targets)
 
 

@@ -71,7 +71,19 @@ def test_report_says_which_trackers_how_far_they_agree_and_what_the_targets_mean
         assert heading in md
     assert "GPL-3.0" in md, md
     assert "How to read movement against register" in md and "st_utt" in md
-    assert "between-tracker r (ceiling)" in md
+    assert "between-tracker r (a reference)" in md and "## Label reliability" in md
+    assert "## Voicing and error size" in md
+    results = pd.read_csv(layout.tables / "results.csv")
+    probe = results[(results.predictor == "probe") & (results.layer == 0) & (results.model_tag == "fbank")]
+    frames = probe.set_index(["code", "target", "metric"]).n_frames
+    for code in LANGS:  # voicing is scored on every frame, as f0_all's MSE is
+        assert frames[code, "voicing", "auc"] == frames[code, "f0_all", "mse_hz2"] > frames[code, "f0_voiced", "r"]
+    detail = pd.read_csv(layout.tables / "detail.csv").set_index(["model_tag", "code"])
+    best = results[(results.predictor == "probe") & (results.target == "voicing") & (results.metric == "auc")]
+    for (tag, code), row in detail.iterrows():
+        pick = best[(best.model_tag == tag) & (best.code == code)]
+        assert row.voicing_auc == pick.loc[pick.dev_mse.idxmin(), "value"]
+        assert row.rmse_cents_floor > row.rmse_cents  # the probe beats predicting the train mean
     headline = pd.read_csv(layout.tables / "headline.csv")
     assert set(headline.code) == set(LANGS) and headline[["movement", "register", "pooled_r"]].notna().all().all()
     # Praat's labels sit measurably early and are moved; the stored timing is what the report shows
