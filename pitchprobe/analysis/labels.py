@@ -40,6 +40,7 @@ AGREEMENT_COLUMNS = [
     "octave_down",
     "octave_up",
     "mad_cents",
+    "bias_cents",
     "r",
     "r_log",
     "length_mismatch_frames",  # frames one tracker has beyond the other's (0 when all label the same grid)
@@ -132,7 +133,8 @@ def agreement_text(tracker: str, *, drawn: bool, estimated: bool) -> str:
         "Per language and pair of trackers, over the test frames both labelled (the first tracker is the "
         "reference): voicing agreement, gross pitch error (more than 20 % off, on frames both call voiced), "
         "octave down and up (the second tracker within 100 cents of half or double the first; rates are "
-        "fractions), the median absolute difference in cents, and r between the trackers on frames both call "
+        "fractions), the median absolute difference in cents (mad_cents) and the median signed one (bias_cents: "
+        "how far the second tracker reads above the first), and r between the trackers on frames both call "
         "voiced (in Hz; r_log in log F0). Trackers are compared frame by frame at the same nominal centres, as "
         "they report them. A probe that read the true F0 perfectly would reach, against one tracker's labels, "
         "the r of those labels with the true F0. If trackers' errors are independent, the r between two trackers "

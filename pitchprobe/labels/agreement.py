@@ -18,6 +18,7 @@ cents the interval from ``a`` to ``b``:
 - ``gpe``: gross pitch error rate, the fraction with ``|b / a - 1| > 0.20``;
 - ``octave_down`` / ``octave_up``: the fraction with ``|c + 1200| < 100`` / ``|c - 1200| < 100``;
 - ``mad_cents``: ``median(|c|)``, the typical pitch disagreement in cents;
+- ``bias_cents``: ``median(c)``, how far ``b`` typically reads above ``a`` (negative: below);
 - ``r`` / ``r_log``: Pearson correlation of ``a`` and ``b`` in Hz / in log Hz.
 
 Undefined values (no frames; a correlation of fewer than 2 frames or of a constant) are NaN.
@@ -48,7 +49,8 @@ CONSTANT_RTOL = 1e-12  # a series whose variance is below this fraction of its s
 class PairAgreement:
     """Agreement of tracker ``b`` with reference tracker ``a`` on the frames labelled by both (NaN in neither).
 
-    Counts are frames; rates are fractions in [0, 1]; ``mad_cents`` in cents; ``r`` of Hz, ``r_log`` of log Hz.
+    Counts are frames; rates are fractions in [0, 1]; ``mad_cents`` and ``bias_cents`` in cents; ``r`` of Hz,
+    ``r_log`` of log Hz.
     ``voicing_agreement`` is over all ``frames``; the pitch metrics over the ``both_voiced`` ones.
     """
 
@@ -63,6 +65,7 @@ class PairAgreement:
     mad_cents: float
     r: float
     r_log: float
+    bias_cents: float
 
     def as_dict(self) -> dict[str, int | float]:
         return asdict(self)
@@ -128,6 +131,7 @@ def pair_agreement(f0_a, f0_b) -> PairAgreement:
         mad_cents=float(np.median(np.abs(cents))) if cents.size else float("nan"),
         r=_pearson(av, bv),
         r_log=_pearson(np.log(av), np.log(bv)),
+        bias_cents=float(np.median(cents)) if cents.size else float("nan"),
     )
 
 

@@ -38,6 +38,8 @@ def test_pair_metrics_equal_a_hand_count():
     assert m.octave_up == pytest.approx(1 / 7)  # frame 2
     # |cents| of the 7 both-voiced frames: 0, 1200, 1200, 386.3, 165.0, 70.7, 1150: the median is frame 3's
     assert m.mad_cents == pytest.approx(1200 * math.log2(1.25), rel=1e-12)
+    # signed: -1200, -1150, -70.7, 0, 165.0, 386.3, 1200: the median is frame 0's, where the two agree
+    assert m.bias_cents == 0.0
     assert m.r == pytest.approx(pearsonr(A[BOTH], B[BOTH])[0], rel=1e-12)
     assert m.r_log == pytest.approx(pearsonr(np.log(A[BOTH]), np.log(B[BOTH]))[0], rel=1e-12)
 
@@ -58,6 +60,7 @@ def _reference(a, b):
         "octave_down": sum(abs(c + 1200) < 100 for c in cents) / n,
         "octave_up": sum(abs(c - 1200) < 100 for c in cents) / n,
         "mad_cents": float(np.median([abs(c) for c in cents])),
+        "bias_cents": float(np.median(cents)),
         "r": pearsonr([x for x, _ in both], [y for _, y in both])[0],
         "r_log": pearsonr([math.log(x) for x, _ in both], [math.log(y) for _, y in both])[0],
     }
@@ -97,9 +100,13 @@ def test_octave_tolerance_is_100_cents_and_a_fifth_is_not_an_octave():
 def test_undefined_metrics_are_nan():
     m = pair_agreement(np.array([100.0, 0.0]), np.array([0.0, 100.0]))  # no frame voiced by both
     assert (m.frames, m.both_voiced, m.voicing_agreement) == (2, 0, 0.0)
-    assert all(math.isnan(x) for x in (m.gpe, m.octave_down, m.octave_up, m.mad_cents, m.r, m.r_log))
+    assert all(math.isnan(x) for x in (m.gpe, m.octave_down, m.octave_up, m.mad_cents, m.bias_cents, m.r, m.r_log))
     one = pair_agreement(np.array([100.0]), np.array([110.0]))
     assert one.mad_cents == pytest.approx(1200 * math.log2(1.1)) and math.isnan(one.r)
+    assert one.bias_cents == pytest.approx(1200 * math.log2(1.1))
+    low = pair_agreement(np.array([100.0, 200.0, 150.0]), np.array([99.0, 196.0, 150.0]))  # b reads low
+    assert low.bias_cents == pytest.approx(1200 * math.log2(0.99))
+    assert low.bias_cents < 0 < low.mad_cents == -low.bias_cents
     const = pair_agreement(np.array([100.0, 100.0, 100.0]), np.array([90.0, 110.0, 120.0]))
     assert math.isnan(const.r) and math.isnan(const.r_log) and const.gpe == 0.0
     empty = pair_agreement(np.array([NAN]), np.array([100.0]))
