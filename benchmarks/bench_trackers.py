@@ -52,7 +52,7 @@ def main() -> None:
             t0 = time.perf_counter()
             timing = calibrate_tracker(name, params=params)
             seconds = time.perf_counter() - t0
-            for offset in (0, timing.applied_offset_samples):  # the truth at the nominal, then the measured centres
+            for offset in dict.fromkeys((0, timing.applied_offset_samples)):  # nominal, then measured centres
                 errs, agree, total = [], 0, 0
                 for f0, truth in zip(labels, truths):
                     t = true_f0_at(truth, params.frame_centres(f0.size) + offset)

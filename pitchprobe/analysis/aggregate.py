@@ -174,8 +174,11 @@ HEADLINE = (  # (column, target, metric): the report's headline pair, then poole
 def headline_table(df: pd.DataFrame) -> pd.DataFrame:
     """Per (model, language), within-language: movement (within-utterance r of ``st_utt``), register (r of
     ``register``) and pooled r of ``f0_voiced``, each at its own probe's best layer (lowest dev MSE), with the
-    number of test utterances (what the register r is a correlation over)."""
-    return _best_columns(df, HEADLINE, count="test_utterances")
+    number of test utterances the register r is a correlation over (``test_utterances``)."""
+    out = _best_columns(df, HEADLINE, count=("test_utterances", "register"))
+    if "test_utterances" in out:
+        out["test_utterances"] = out["test_utterances"].astype("Int64")
+    return out
 
 
 DETAIL = (  # (column, target, metric): what the headline leaves out, each at its own probe's best layer
@@ -191,28 +194,29 @@ def detail_table(df: pd.DataFrame) -> pd.DataFrame:
     errors are, where the headline says how well the contour is followed."""
     out = _best_columns(df, DETAIL)
     if out.empty:
-        return out
+        return out.assign(rmse_cents_floor=pd.Series(dtype=float))
     floor = df[(df.kind == "within") & (df.predictor == "train_mean") & (df.target == "f0_voiced")]
     floor = floor[floor.metric == "rmse_cents"][["model_tag", "code", "value"]]
     return out.merge(floor.rename(columns={"value": "rmse_cents_floor"}), on=["model_tag", "code"], how="left")
 
 
-def _best_columns(df: pd.DataFrame, spec, *, count: str | None = None) -> pd.DataFrame:
+def _best_columns(df: pd.DataFrame, spec, *, count: tuple[str, str] | None = None) -> pd.DataFrame:
     """One row per (model, language) of the within-language results: for each ``(column, target, metric)`` of
-    ``spec``, the metric at that target's best layer, its interval and the layer; ``count``: test utterances."""
+    ``spec``, the metric at that target's best layer, its interval and the layer. ``count`` ``(name, column)``:
+    that column's ``n_frames`` too, as ``name`` (for ``register`` it counts utterances)."""
     within = df[df.kind == "within"]
     keys = ["model_tag", "code", "language", "tone_class"]
     out = None
     for column, target, metric in spec:
         best = best_layers(within, target=target, metric=metric)
-        extra = ["n_utterances"] if count and out is None else []
+        extra = ["n_frames"] if count and count[1] == column else []
         part = best[[*keys, "value", "ci_low", "ci_high", "layer", *extra]].rename(
             columns={
                 "value": column,
                 "ci_low": f"{column}_low",
                 "ci_high": f"{column}_high",
                 "layer": f"{column}_layer",
-                "n_utterances": count or "n_utterances",
+                "n_frames": count[0] if count else "n_frames",
             }
         )
         out = part if out is None else out.merge(part, on=keys, how="outer")

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pitchprobe.core.align import FrameGrid, nearest_frames
+from pitchprobe.core.audio import SAMPLING_RATE
 from pitchprobe.labels.agreement import agreement_rows
 from pitchprobe.labels.consensus import CONSENSUS
 from pitchprobe.labels.store import label_timing, read_labels
@@ -162,8 +163,8 @@ def reliability_table(agreement: pd.DataFrame, probed: str) -> pd.DataFrame:
                 "tracker": tracker,
                 "probed": tracker == probed,
                 "lowest between-tracker r": low[c],
-                "estimated r with the true F0": est.get(c),
-            }  # fmt: skip
+                "estimated r with the true F0": est.get(c, np.nan),
+            }
             for c in low
         ]
     return pd.DataFrame(rows).sort_values(["code", "tracker"]).reset_index(drop=True)
@@ -307,14 +308,12 @@ def labels_text(labels: dict, trackers: list[str], timing: pd.DataFrame) -> str:
         " Frame timing was measured, not assumed: on synthetic log chirps (up and down, whose mean cancels a "
         "constant F0 bias) and a vibrato of known F0, each tracker's label frame describes the signal at its "
         f"nominal centre plus: {offsets}. The offset is the midpoint of the two estimates and half their gap its "
-        "uncertainty. A tracker with one fixed delay gives both estimates alike (Praat, SwiftF0); pYAAPT does "
-        "not: what it labels sits a fixed time after the start of its analysis frame whatever the frame length "
-        "(about 7.7 ms on the chirps and 11.3 ms on the vibrato at 16 kHz), so its offset from the centre grows "
-        "with the frame length, and its uncertainty (about 1.9 ms) exceeds the tolerance: no single offset "
-        "places its labels better than that. An offset is applied (it moves the labels' centres, and with them "
-        "the alignment) when it exceeds the tolerance of 1 ms, under 8 cents at the fastest F0 movements of "
-        "speech (about 80 st/s). The frame length is pYAAPT's analysis window; Praat and SwiftF0 analyse with "
-        "windows of their own and are sampled at the grid's centres."
+        "uncertainty; a tracker with one fixed delay gives both estimates alike."
+        + _signal_dependent(measured, labels)
+        + " An offset is applied (it moves the labels' centres, and with them the alignment) when it exceeds the "
+        "tolerance of 1 ms, under 8 cents at the fastest F0 movements of speech (about 80 st/s). The frame "
+        "length is pYAAPT's analysis window; Praat and SwiftF0 analyse with windows of their own and are "
+        "sampled at the grid's centres."
         if offsets
         else ""
     )
@@ -331,6 +330,28 @@ def labels_text(labels: dict, trackers: list[str], timing: pd.DataFrame) -> str:
     )
 
 
+def _signal_dependent(measured: pd.DataFrame, labels: dict) -> str:
+    """A sentence on the trackers whose two timing estimates differ by more than the tolerance (pYAAPT's)."""
+    wide = measured[2 * measured["uncertainty (ms)"] > measured["tolerance (ms)"]]
+    parts = []
+    for _, r in wide.iterrows():
+        # ms from the frame's start to its nominal centre (the grid is pYAAPT's at 16 kHz)
+        half = float(r["nominal frame 0 centre (samples)"]) * 1000 / SAMPLING_RATE
+        parts.append(
+            f"{r.tracker}'s two estimates differ: what it labels sits {half + r['chirp estimate (ms)']:.1f} ms (chirps) and "
+            f"{half + r['vibrato estimate (ms)']:.1f} ms (vibrato) after the start of its "
+            f"{labels['frame_length_ms']:g} ms frame, and its uncertainty of {r['uncertainty (ms)']:.1f} ms exceeds "
+            "the tolerance: no single offset places its labels better"
+        )
+    anchored = (
+        " pYAAPT's labels sit a fixed time after the start of its frame whatever the frame length (measured at 25, "
+        "35 and 50 ms), so its offset from the centre grows with the frame length."
+        if "pyaapt" in set(wide.tracker)
+        else ""
+    )
+    return (" " + "; ".join(parts) + "." + anchored) if parts else ""
+
+
 def offset_effect(labels: dict, timing: pd.DataFrame, models: pd.DataFrame) -> str:
     """One sentence: the share of label frames that each applied tracker offset moves to another model frame.
 
@@ -338,8 +359,11 @@ def offset_effect(labels: dict, timing: pd.DataFrame, models: pd.DataFrame) -> s
     :func:`timing_table`; ``models``: the report's models table (hop and first frame centre, in samples).
     Alignment takes the nearest model frame, so an offset well under half a model hop moves few labels.
     """
-    applied = timing[timing["applied offset (samples)"].fillna(0) != 0] if not timing.empty else timing
-    if applied.empty or models.empty:
+    if timing.empty or models.empty:
+        return ""
+    probed = timing[timing.tracker == labels.get("tracker", "pyaapt")]  # only the probed labels meet a model
+    applied = probed[probed["applied offset (samples)"].fillna(0) != 0]
+    if applied.empty:
         return ""
     nominal = FrameGrid(float(labels["first_centre_samples"]), float(labels["hop_samples"]))
     centres = nominal.centres(1000)  # 20 s at the default hop: every phase of the two grids' beat
@@ -353,8 +377,10 @@ def offset_effect(labels: dict, timing: pd.DataFrame, models: pd.DataFrame) -> s
             moved.append(f"{share:.0%} with {m['model']}")
         parts.append(f"{t.tracker}, {', '.join(moved)}")
     return (
-        " Share of label frames that the applied offsets move to another model frame than their nominal centres "
-        "would take: " + "; ".join(parts) + ". Each label takes the model frame with the nearest centre, so an "
+        " Share of the probed label frames that their applied offset moves to another model frame than their "
+        "nominal centres would take: "
+        + "; ".join(parts)
+        + ". Each label takes the model frame with the nearest centre, so an "
         "offset well under half a model hop changes few pairs, and a label sits up to half a model hop from its "
         "frame's centre either way."
     )

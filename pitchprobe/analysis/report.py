@@ -112,7 +112,9 @@ def _figures(
 ) -> list[tuple[str, Path]]:
     kw = {"target": target, "metric": metric}
     a = figures.best_layer_per_language(df, fig_dir, ceiling=ceiling, estimated=estimated, **kw)
-    figs = [("(a) Best layer per language" + (", with the between-tracker r (a reference)" if ceiling else ""), a)]
+    drawn = ", with the between-tracker r (a reference)" if ceiling else ""
+    drawn += " and the labels' estimated r with the true F0 (the ceiling, diamonds)" if estimated else ""
+    figs = [("(a) Best layer per language" + drawn, a)]
     figs += [("(b) Every layer across languages", p) for p in figures.layers_by_language(df, fig_dir, **kw)]
     figs.append(("(c) By language group", figures.by_group(df, fig_dir, tests=tests["lang_group"], **kw)))
     figs.append(("(d) By tone class", figures.by_tone_class(df, fig_dir, tests=tests["tone_class"], **kw)))

@@ -153,13 +153,26 @@ def _package_version(package: str) -> str:
         return "?"
 
 
-def applied_offset(root: Path, params: PitchParams) -> int:
+def labels_offset(root: Path, params: PitchParams) -> int:
     """Samples from the nominal frame centres to where labels made with ``params`` now sit: the tracker's
     applied offset (:func:`tracker_timing`); for a consensus the rounded mean of its sources', as
     :func:`pitchprobe.labels.consensus.make_consensus` places its rows. Part of a result's fingerprint."""
     if params.sources:
         return mean_offset([tracker_timing(root, replace(params, tracker=s, sources=())) for s in params.sources])
     return int(tracker_timing(root, params)["applied_offset_samples"])
+
+
+def moved_from(root: Path, code: str, params: PitchParams, offset: int) -> int | None:
+    """Where ``code``'s stored labels of ``params.tracker`` sit (samples from the nominal centres), if some with
+    frames do and not at ``offset``; None otherwise. Labels stored before timings were measured sit at the nominal
+    centres (0); a store of failed rows only sits nowhere (they are simply retried)."""
+    stored = label_timing(root, code, tracker=params.tracker)
+    was = 0 if stored is None else int(stored["applied_offset_samples"])
+    if was != offset and any(
+        lab.status == "ok" for s in SPLITS for lab in read_labels(root, code, s, tracker=params.tracker).values()
+    ):
+        return was
+    return None
 
 
 def mean_offset(timings: list[dict]) -> int:
@@ -249,11 +262,8 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
     require(params.tracker)  # a missing optional tracker is a message, before anything is written
     timing = tracker_timing(root, params)
     offset = int(timing["applied_offset_samples"])
-    stored = label_timing(root, code, tracker=params.tracker)
-    was = 0 if stored is None else int(stored["applied_offset_samples"])  # labels of before timings: nominal
-    moved = was != offset and any(  # only labels with frames sit anywhere: failed rows are simply retried
-        lab.status == "ok" for s in SPLITS for lab in read_labels(root, code, s, tracker=params.tracker).values()
-    )
+    was = moved_from(root, code, params, offset)
+    moved = was is not None
     if moved and not overwrite:
         raise PitchProbeError(
             f"{code}: its {params.tracker} labels sit {was} samples from the nominal "
@@ -335,4 +345,13 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
     return summary
 
 
-__all__ = ["LabelSummary", "applied_offset", "label_file", "label_row", "make_labels", "mean_offset", "tracker_timing"]
+__all__ = [
+    "LabelSummary",
+    "label_file",
+    "label_row",
+    "labels_offset",
+    "make_labels",
+    "mean_offset",
+    "moved_from",
+    "tracker_timing",
+]

@@ -186,8 +186,7 @@ def _submitit_executor(cfg: StudyConfig):
 def _check_labels(cfg: StudyConfig) -> dict[tuple[str, str], str]:
     """``{(code, tracker): how}`` of labels in the data root made otherwise than the study would make them: with
     other settings, or at another offset than the tracker is measured at now (another version of it, say)."""
-    from pitchprobe.labels.make import applied_offset
-    from pitchprobe.labels.store import label_timing
+    from pitchprobe.labels.make import labels_offset, moved_from
 
     root = Path(cfg.data_dir)
     out = {}
@@ -201,9 +200,9 @@ def _check_labels(cfg: StudyConfig) -> dict[tuple[str, str], str]:
             if stored != want:
                 out[code, tracker] = f"made with {stored.as_json()}, not {want.as_json()}"
                 continue
-            timing, now = label_timing(root, code, tracker=tracker), applied_offset(root, want)
-            was = 0 if timing is None else int(timing["applied_offset_samples"])  # labels of before timings: nominal
-            if was != now:
+            now = labels_offset(root, want)
+            was = moved_from(root, code, want, now)
+            if was is not None:
                 out[code, tracker] = f"sit {was} samples from the nominal centres, but {tracker} is measured at {now}"
     return out
 

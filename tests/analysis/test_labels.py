@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy.stats import pearsonr
 
-from pitchprobe.analysis.labels import ceiling, offset_effect, reliability, timing_table
+from pitchprobe.analysis.labels import ceiling, offset_effect, reliability, reliability_table, timing_table
 from pitchprobe.core.atomic import write_json
 from pitchprobe.core.layout import label_timing_path
 from pitchprobe.labels.agreement import agreement_rows
@@ -38,6 +38,9 @@ def test_estimated_ceiling_equals_each_trackers_r_with_the_planted_truth():
 def test_estimated_ceiling_needs_three_trackers_and_averages_over_pairs():
     _, labels = _planted({"a": 100.0, "b": 100.0})
     assert reliability(_agreement(labels), "a") == {}
+    table = reliability_table(_agreement(labels), "a")  # two trackers: the between-tracker r alone
+    assert list(table.tracker) == ["a", "b"] and table["estimated r with the true F0"].isna().all()
+    assert table["lowest between-tracker r"].nunique() == 1 and list(table.probed) == [True, False]
     _, labels = _planted({"a": 200.0, "b": 50.0, "c": 80.0, "d": 150.0})
     agreement = _agreement(labels)
     r = {frozenset((x, y)): v for x, y, v in zip(agreement.tracker_a, agreement.tracker_b, agreement.r)}
@@ -69,6 +72,13 @@ def test_an_offset_past_half_a_model_hop_moves_every_label():
     # moving the labels 40 samples early takes them all to the earlier one
     assert "pyaapt, 100% with m0." in offset_effect(LABELS, _timing(-40), _models((280, 160)))
     assert offset_effect(LABELS, _timing(0), _models((200, 160))) == ""
+
+
+def test_only_the_probed_labels_offset_is_said_to_move_frames():
+    timing = pd.DataFrame([{"tracker": "pyaapt", "applied offset (samples)": 0},
+                           {"tracker": "praat", "applied offset (samples)": -100}])  # fmt: skip
+    assert offset_effect(LABELS, timing, _models((200, 160))) == ""  # praat's labels are compared, not probed
+    assert "praat, 100% with m0." in offset_effect({**LABELS, "tracker": "praat"}, timing, _models((200, 160)))
 
 
 def test_timing_notes_name_a_consensus_and_a_timing_of_an_older_calibration(tmp_path):

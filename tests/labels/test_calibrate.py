@@ -150,8 +150,6 @@ def test_a_signal_dependent_timing_is_placed_between_its_estimates():
     assert not timing.estimates_agree and chirps < vibrato < 0
     assert timing.applied_offset_samples == round((chirps + vibrato) / 2) < -TIMING_TOLERANCE_MS * FS / 1000
     assert timing.uncertainty_samples == pytest.approx((vibrato - chirps) / 2)
-    for estimate in (chirps, vibrato):
-        assert abs(estimate - timing.applied_offset_samples) <= timing.uncertainty_samples + 0.5
     assert timing.uncertainty_samples + 0.5 < max(abs(chirps), abs(vibrato)), "the worst case improves on 0"
 
 

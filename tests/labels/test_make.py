@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pitchprobe.core.layout import label_split_dir
+from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.core.layout import label_split_dir, label_timing_path
 from pitchprobe.data.fleurs import LocalSource, gather
 from pitchprobe.data.manifest import read_manifest
-from pitchprobe.labels.make import make_labels
-from pitchprobe.labels.store import read_labels
+from pitchprobe.labels.make import make_labels, moved_from
+from pitchprobe.labels.pitch import PitchParams
+from pitchprobe.labels.store import label_timing, read_labels
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -99,8 +101,29 @@ def test_out_of_memory_in_pyaapt_is_a_transient_failure(tmp_path, corpus, table)
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "['out_of_memory']"
+    # the calibration failed too (nominal centres), and now succeeds: a store of failed rows sits nowhere, so
+    # its rows are simply retried at the measured offset
+    assert label_timing(root, "zz_intonation")["applied_offset_samples"] == 0
     again = make_labels("zz_intonation", root=root, splits=("test",), progress=False)
     assert again.retried == again.total and not again.failed
+    offset = label_timing(root, "zz_intonation")["applied_offset_samples"]
+    assert offset != 0 and moved_from(root, "zz_intonation", PitchParams(), offset) is None
+    for lab in read_labels(root, "zz_intonation", "test").values():
+        assert lab.first_centre_samples == PitchParams().first_centre_samples() + offset
+
+
+def test_labels_stored_before_timings_were_measured_sit_at_the_nominal_centres(tmp_path, corpus, table):
+    root = _gathered(tmp_path, corpus, table, splits=("test",))
+    make_labels("zz_intonation", root=root, splits=("test",), progress=False)
+    offset = label_timing(root, "zz_intonation")["applied_offset_samples"]
+    label_timing_path(root, "zz_intonation", tracker="pyaapt").unlink()  # as a store of before timings
+    assert moved_from(root, "zz_intonation", PitchParams(), offset) == 0 != offset
+    with pytest.raises(
+        PitchProbeError, match=f"sit 0 samples from the nominal centres, but pyaapt is now measured at {offset}"
+    ):
+        make_labels("zz_intonation", root=root, splits=("test",), progress=False)
+    make_labels("zz_intonation", root=root, splits=("test",), overwrite=True, progress=False)
+    assert moved_from(root, "zz_intonation", PitchParams(), offset) is None
 
 
 def test_two_concurrent_runs_give_one_set_of_rows(tmp_path, corpus, table):

@@ -86,6 +86,8 @@ def test_report_says_which_trackers_how_far_they_agree_and_what_the_targets_mean
         assert row.rmse_cents_floor > row.rmse_cents  # the probe beats predicting the train mean
     headline = pd.read_csv(layout.tables / "headline.csv")
     assert set(headline.code) == set(LANGS) and headline[["movement", "register", "pooled_r"]].notna().all().all()
+    register = probe[(probe.target == "register") & (probe.metric == "r")].set_index("code").n_frames
+    assert dict(zip(headline.code, headline.test_utterances)) == register.to_dict()  # what register r is over
     # Praat's labels sit measurably early and are moved; the stored timing is what the report shows
     praat = label_timing(cfg.data_dir, "zz_level", tracker="praat")
     assert praat["applied_offset_samples"] != 0
