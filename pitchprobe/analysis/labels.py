@@ -338,8 +338,8 @@ def _signal_dependent(measured: pd.DataFrame, labels: dict) -> str:
         # ms from the frame's start to its nominal centre (the grid is pYAAPT's at 16 kHz)
         half = float(r["nominal frame 0 centre (samples)"]) * 1000 / SAMPLING_RATE
         parts.append(
-            f"{r.tracker}'s two estimates differ: what it labels sits {half + r['chirp estimate (ms)']:.1f} ms (chirps) and "
-            f"{half + r['vibrato estimate (ms)']:.1f} ms (vibrato) after the start of its "
+            f"{r.tracker}'s two estimates differ: what it labels sits {half + r['chirp estimate (ms)']:.1f} ms "
+            f"(chirps) and {half + r['vibrato estimate (ms)']:.1f} ms (vibrato) after the start of its "
             f"{labels['frame_length_ms']:g} ms frame, and its uncertainty of {r['uncertainty (ms)']:.1f} ms exceeds "
             "the tolerance: no single offset places its labels better"
         )
