@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 from scipy.stats import pearsonr
 
-from pitchprobe.analysis.labels import agreement_table
+from pitchprobe.analysis.agreement import agreement_table
 from pitchprobe.cli.main import main
 from pitchprobe.data.manifest import read_manifest
 from tests.conftest import SHARED_EXAMPLES

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pitchprobe.analysis import figures
+from pitchprobe.analysis import agreement, figures
 from pitchprobe.analysis import labels as labels_report
 from pitchprobe.analysis.aggregate import (
     best_layers,
@@ -227,7 +227,7 @@ def make_report(
         with atomic_path(layout.tables / name) as tmp:
             tab.to_csv(tmp, index=False)
     codes, trackers = sorted(set(df.code)), list(cfg.trackers) if cfg else []
-    agreement_tab = labels_report.agreement_table(Path(cfg.data_dir), codes, trackers) if cfg else pd.DataFrame()
+    agreement_tab = agreement.agreement_table(Path(cfg.data_dir), codes, trackers) if cfg else pd.DataFrame()
     if not agreement_tab.empty:
         with atomic_path(layout.tables / "agreement.csv") as tmp:
             agreement_tab.to_csv(tmp, index=False)
@@ -239,10 +239,10 @@ def make_report(
 
     fig_dir = layout.figures
     source = labels.get("tracker", "pyaapt")
-    reliability_tab = labels_report.reliability_table(agreement_tab, source)
+    reliability_tab = agreement.reliability_table(agreement_tab, source)
     on_figure = (target, metric) == (TARGET, METRIC)
-    ceil = labels_report.ceiling(agreement_tab, source) if on_figure else {}
-    estimated = labels_report.reliability(agreement_tab, source) if on_figure else {}
+    ceil = agreement.ceiling(agreement_tab, source) if on_figure else {}
+    estimated = agreement.reliability(agreement_tab, source) if on_figure else {}
     kw = {"target": target, "metric": metric, "ceiling": ceil, "estimated": estimated, "labels": source}
     figs = _figures(run_dir, df, fig_dir, tests, **kw) if not best.empty and within else []
     data_tab = data_table(within)
@@ -327,7 +327,7 @@ def make_report(
             [
                 (
                     "Tracker agreement",
-                    labels_report.agreement_text(source, drawn=bool(ceil), estimated=bool(estimated)),
+                    agreement.agreement_text(source, drawn=bool(ceil), estimated=bool(estimated)),
                     agreement_tab,
                 ),
                 (
