@@ -92,7 +92,7 @@ def best_layer_per_language(df, out_dir, *, target="f0_voiced", metric="r", ceil
 
     ``ceiling`` ``{code: r}``: the lowest between-tracker r involving the probed labels, drawn as a tick over
     each language's bar: a conservative reference for a probe's r. ``estimated`` ``{code: r}``: the estimated
-    r of the labels with the true F0 (:func:`pitchprobe.analysis.labels.reliability`), the ceiling itself,
+    r of the labels with the true F0 (:func:`pitchprobe.analysis.agreement.reliability`), the ceiling itself,
     drawn as a diamond.
     """
     best = best_layers(_within(df), target=target, metric=metric)
