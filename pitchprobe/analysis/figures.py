@@ -9,7 +9,6 @@ voiced-F0 probe, which is comparable across languages with different F0 ranges).
 from __future__ import annotations
 
 import functools
-import json
 import textwrap
 from pathlib import Path
 
@@ -298,14 +297,6 @@ def transfer(df, out_dir, *, target="f0_voiced", metric="r") -> Path | None:
 MAX_EXAMPLES = 12  # languages shown in (g)
 
 
-def label_times(pred_path: Path, label_index: np.ndarray) -> np.ndarray:
-    """Seconds at the centre of label frames ``label_index``, from the geometry stored with the predictions."""
-    import pyarrow.parquet as pq
-
-    labels = json.loads(pq.read_schema(pred_path).metadata[b"pitchprobe"])["labels"]
-    return (labels["first_centre_samples"] + labels["hop_samples"] * label_index) / SAMPLING_RATE
-
-
 @_styled
 def contour_examples(
     run_dir: Path, df, out_dir, *, model_tag: str | None = None, target="f0_voiced", metric="r", labels="pyaapt"
@@ -336,7 +327,7 @@ def contour_examples(
             continue
         row = p.iloc[int(np.argmax(p.f0_hz.map(lambda f: (np.asarray(f) > 0).sum())))]  # the most voiced utterance
         f0 = np.asarray(row.f0_hz, dtype=float)
-        t = label_times(pred, np.asarray(row.label_index))
+        t = np.asarray(row.centre_samples, dtype=float) / SAMPLING_RATE  # where each label frame sits
         pr = np.asarray(row[f"pred_{target}"], dtype=float)
         pr = np.exp(pr) if target == "logf0_voiced" else pr
         v = f0 > 0

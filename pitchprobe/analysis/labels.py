@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from pitchprobe.core.align import FrameGrid, nearest_frames
-from pitchprobe.core.audio import SAMPLING_RATE
+from pitchprobe.core.layout import label_params_path
 from pitchprobe.labels.consensus import CONSENSUS
-from pitchprobe.labels.store import label_timing
+from pitchprobe.labels.store import label_params, label_timing, read_labels
 from pitchprobe.labels.trackers import TRACKERS
 from pitchprobe.probe.results import ProbeResult
 
@@ -53,11 +53,23 @@ READING_TEXT = (
 
 
 TIMING_TEXT = (
-    "Chirp and vibrato estimates: where the signal a label frame describes sits, against the frame's nominal "
-    "centre (negative = earlier); the measured offset is their midpoint and the uncertainty half their gap. "
-    "Calibration error: the median absolute error of the tracker's labels, in cents, against the true F0 of "
-    "the calibration signals (log chirps of 110-275 Hz, a vibrato around 160 Hz)."
+    "Where each tracker's label frames sit, measured on signals that carry a known F0 with no delay (zero-phase "
+    "harmonic synthesis): log chirp pairs (up and down, whose mean cancels a level bias) and a 5 Hz vibrato, in "
+    "registers around 110, 160 and 240 Hz. At nominal centres: the range over registers and signals of where the "
+    "content sits from the frame's nominal centre (negative = earlier). Placement: how the frames are placed "
+    "before any measured offset (pYAAPT per utterance, at the centre of the correlation windows its F0 came "
+    "from). Chirp and vibrato estimates: from the placed centres; the measured offset is their midpoint and the "
+    "uncertainty the largest distance of any register's estimate from it. Calibration error: the median absolute "
+    "error of the labels, in cents, against the true F0 of the calibration signals."
 )
+PLACEMENT_TEXT = {
+    "fixed": "nominal centres",
+    "pyaapt-window": "per utterance: centre of pYAAPT's correlation windows",
+}
+
+
+def _ms(samples, fs) -> float | None:
+    return None if samples is None else samples * 1000 / fs
 
 
 def timing_table(root: Path, codes: list[str], trackers: list[str]) -> pd.DataFrame:
@@ -70,17 +82,20 @@ def timing_table(root: Path, codes: list[str], trackers: list[str]) -> pd.DataFr
         info = TRACKERS.get(tracker)
         fs = timing.get("sampling_rate", 16000)
         chirps, vibrato = ((timing.get("by_signal") or {}).get(k) for k in ("chirp_pair", "vibrato"))
-        uncertainty = timing.get("uncertainty_samples")
+        nominal = [v for r in (timing.get("by_register") or {}).values() for v in r["nominal"].values()]
         rows.append(
             {
                 "tracker": tracker,
                 "package": info.package if info else "",
                 "licence": info.licence if info else "",
-                "nominal frame 0 centre (samples)": timing.get("nominal_first_samples"),
-                "chirp estimate (ms)": None if chirps is None else chirps * 1000 / fs,
-                "vibrato estimate (ms)": None if vibrato is None else vibrato * 1000 / fs,
+                "placement": PLACEMENT_TEXT.get(timing.get("placement", "fixed"), timing.get("placement")),
+                "at nominal centres (ms)": f"{_ms(min(nominal), fs):+.2f} to {_ms(max(nominal), fs):+.2f}"
+                if nominal
+                else "",
+                "chirp estimate (ms)": _ms(chirps, fs),
+                "vibrato estimate (ms)": _ms(vibrato, fs),
                 "measured offset (ms)": timing.get("offset_ms"),
-                "uncertainty (ms)": None if uncertainty is None else uncertainty * 1000 / fs,
+                "uncertainty (ms)": _ms(timing.get("uncertainty_samples"), fs),
                 "tolerance (ms)": timing.get("tolerance_ms"),
                 "applied offset (samples)": timing.get("applied_offset_samples"),
                 "calibration error (cents)": timing.get("median_error_cents"),
@@ -92,16 +107,14 @@ def timing_table(root: Path, codes: list[str], trackers: list[str]) -> pd.DataFr
 
 def _timing_note(timing: dict) -> str:
     if timing.get("tracker") == CONSENSUS:
-        return "consensus: the rounded mean of its trackers' applied offsets"
+        return "consensus: each utterance at the rounded mean of its trackers' placed centres"
     if timing.get("measured") is False:
-        return f"not measured ({timing.get('reason')}): nominal centres used"
-    if "uncertainty_samples" not in timing:
-        return "timed by an older pitchprobe, before the vibrato estimate counted: relabel with --overwrite"
+        return f"not measured ({timing.get('reason')}): placed by its rule alone"
+    if "by_register" not in timing:
+        return "timed by an older pitchprobe, against a delayed reference: relabel with --overwrite"
     if not timing.get("applied_offset_samples"):
-        return "within tolerance: nominal centres kept"
-    if timing.get("estimates_agree", True):
-        return "applied: the labels' centres moved"
-    return "applied at the midpoint of chirp and vibrato estimates that differ (signal-dependent timing)"
+        return "within tolerance of its placement: nothing added"
+    return "applied: the labels' centres moved by the measured offset"
 
 
 def headline_view(headline: pd.DataFrame) -> pd.DataFrame:
@@ -181,21 +194,26 @@ def labels_text(labels: dict, trackers: list[str], timing: pd.DataFrame) -> str:
     compared = f" Compared with it: {', '.join(others)}." if others and source != "consensus" else ""
     measured = timing[timing["uncertainty (ms)"].notna()] if "uncertainty (ms)" in timing else timing.iloc[:0]
     offsets = "; ".join(
-        f"{r.tracker} {r['chirp estimate (ms)']:+.2f} ms on chirps and {r['vibrato estimate (ms)']:+.2f} ms on "
-        f"vibrato, so {r['measured offset (ms)']:+.2f} ± {r['uncertainty (ms)']:.2f} ms, "
+        f"{r.tracker}, placed at its {r.placement}, {r['chirp estimate (ms)']:+.2f} ms on chirps and "
+        f"{r['vibrato estimate (ms)']:+.2f} ms on vibrato from there, so {r['measured offset (ms)']:+.2f} ± "
+        f"{r['uncertainty (ms)']:.2f} ms, "
         + (f"applied ({r['applied offset (samples)']} samples)" if r["applied offset (samples)"] else "not applied")
+        + f" (at its nominal centres: {r['at nominal centres (ms)']} ms)"
         for _, r in measured.iterrows()
     )
     timing_sentence = (
-        " Frame timing was measured, not assumed: on synthetic log chirps (up and down, whose mean cancels a "
-        "constant F0 bias) and a vibrato of known F0, each tracker's label frame describes the signal at its "
-        f"nominal centre plus: {offsets}. The offset is the midpoint of the two estimates and half their gap its "
-        "uncertainty; a tracker with one fixed delay gives both estimates alike."
-        + _signal_dependent(measured, labels)
-        + " An offset is applied (it moves the labels' centres, and with them the alignment) when it exceeds the "
-        "tolerance of 1 ms, under 8 cents at the fastest F0 movements of speech (about 80 st/s). The frame "
-        "length is pYAAPT's analysis window; Praat and SwiftF0 analyse with windows of their own and are "
-        "sampled at the grid's centres."
+        " Frame timing was measured, not assumed, on signals whose F0 is known at every sample and reaches the "
+        "audio with no delay (zero-phase harmonic synthesis: a causal formant filter would delay the audio by its "
+        "group delay, 1.7-3.4 ms, and that delay would be mistaken for the tracker's): log chirp pairs (up and "
+        "down, whose mean cancels a level bias) and a 5 Hz vibrato, in registers around 110, 160 and 240 Hz. "
+        f"Where each tracker's label frame sits: {offsets}. The uncertainty is the largest distance of any "
+        "register's or signal's estimate from the offset: a label sits at most that far from its placed centre in "
+        "every condition measured."
+        + _pyaapt_sentence(measured, labels)
+        + " An offset beyond the placement is applied (it moves the labels' centres, and with them the alignment) "
+        "when it exceeds the tolerance of 1 ms, under 8 cents at the fastest F0 movements of speech (about 80 "
+        "st/s). The frame length is pYAAPT's analysis window; Praat and SwiftF0 analyse with windows of their own "
+        "and are sampled at the grid's centres."
         if offsets
         else ""
     )
@@ -207,64 +225,75 @@ def labels_text(labels: dict, trackers: list[str], timing: pd.DataFrame) -> str:
     return (
         f"Labels: {which}.{compared}{masked} Every tracker labels pYAAPT's frame grid: frame length "
         f"{labels['frame_length_ms']} ms, hop {labels['frame_space_ms']} ms, F0 range {labels['f0_min_hz']}–"
-        f"{labels['f0_max_hz']} Hz; label frame k nominally centred at sample {labels['first_centre_samples']} + "
-        f"{labels['hop_samples']}k." + timing_sentence
+        f"{labels['f0_max_hz']} Hz; label frame k nominally centred at sample {_nominal_first(labels)} + "
+        f"{labels['hop_samples']}k (pYAAPT's frames_pos); each utterance's frames are placed where they were "
+        "measured to sit, and its placed centres are stored with its labels and predictions." + timing_sentence
     )
 
 
-def _signal_dependent(measured: pd.DataFrame, labels: dict) -> str:
-    """A sentence on the trackers whose two timing estimates differ by more than the tolerance (pYAAPT's)."""
-    wide = measured[2 * measured["uncertainty (ms)"] > measured["tolerance (ms)"]]
-    parts = []
-    for _, r in wide.iterrows():
-        # ms from the frame's start to its nominal centre (the grid is pYAAPT's at 16 kHz)
-        half = float(r["nominal frame 0 centre (samples)"]) * 1000 / SAMPLING_RATE
-        parts.append(
-            f"{r.tracker}'s two estimates differ: what it labels sits {half + r['chirp estimate (ms)']:.1f} ms "
-            f"(chirps) and {half + r['vibrato estimate (ms)']:.1f} ms (vibrato) after the start of its "
-            f"{labels['frame_length_ms']:g} ms frame, and its uncertainty of {r['uncertainty (ms)']:.1f} ms exceeds "
-            "the tolerance: no single offset places its labels better"
-        )
-    anchored = (
-        " pYAAPT's labels sit a fixed time after the start of its frame whatever the frame length (measured at 25, "
-        "35 and 50 ms), so its offset from the centre grows with the frame length."
-        if "pyaapt" in set(wide.tracker)
-        else ""
-    )
-    return (" " + "; ".join(parts) + "." + anchored) if parts else ""
+def _nominal_first(labels: dict) -> int:
+    """Nominal centre of label frame 0, samples (results before placements named it ``first_centre_samples``)."""
+    return int(labels.get("nominal_first_centre_samples", labels.get("first_centre_samples", 0)))
 
 
-def offset_effect(labels: dict, timing: pd.DataFrame, models: pd.DataFrame) -> str:
-    """One sentence: the share of label frames that each applied tracker offset moves to another model frame.
-
-    ``labels``: a result's label settings (nominal ``first_centre_samples``, ``hop_samples``); ``timing``:
-    :func:`timing_table`; ``models``: the report's models table (hop and first frame centre, in samples).
-    Alignment takes the nearest model frame, so an offset well under half a model hop moves few labels.
-    """
-    if timing.empty or models.empty:
+def _pyaapt_sentence(measured: pd.DataFrame, labels: dict) -> str:
+    """What pYAAPT's timing is and how its labels are placed, with its measured spread (if pYAAPT was timed)."""
+    rows = measured[measured.tracker == "pyaapt"]
+    if rows.empty:
         return ""
-    probed = timing[timing.tracker == labels.get("tracker", "pyaapt")]  # only the probed labels meet a model
-    applied = probed[probed["applied offset (samples)"].fillna(0) != 0]
-    if applied.empty:
-        return ""
-    nominal = FrameGrid(float(labels["first_centre_samples"]), float(labels["hop_samples"]))
-    centres = nominal.centres(1000)  # 20 s at the default hop: every phase of the two grids' beat
-    parts = []
-    for _, t in applied.iterrows():
-        moved = []
-        for _, m in models.iterrows():
-            grid = FrameGrid(float(m["first frame centre (samples)"]), float(m["hop (samples)"]))
-            offset = float(t["applied offset (samples)"])
-            share = np.mean(nearest_frames(centres + offset, grid) != nearest_frames(centres, grid))
-            moved.append(f"{share:.0%} with {m['model']}")
-        parts.append(f"{t.tracker}, {', '.join(moved)}")
+    r = rows.iloc[0]
     return (
-        " Share of the probed label frames that their applied offset moves to another model frame than their "
-        "nominal centres would take: "
-        + "; ".join(parts)
-        + ". Each label takes the model frame with the nearest centre, so an "
-        "offset well under half a model hop changes few pairs, and a label sits up to half a model hop from its "
-        "frame's centre either way."
+        " pYAAPT has no single delay: each frame's F0 comes from a correlation window that starts at the frame's "
+        "start (after a causal 151-tap band-pass filter, 75 samples of delay) and whose length is the 35 ms "
+        "time-domain window less the longest lag searched, which follows the whole utterance's F0 range. So the "
+        f"content of a {labels['frame_length_ms']:g} ms frame sits {r['at nominal centres (ms)']} ms from its "
+        "nominal centre on the calibration signals, and by several ms more or less in utterances of wider or "
+        "narrower F0 range. Its labels are therefore placed per utterance, at the median over voiced frames of the "
+        "centres of the windows their F0 came from (pitchprobe.labels.yaapt_windows, computed from the lag ranges "
+        "pYAAPT itself searched); its values are amfm_decompy's, unchanged."
+    )
+
+
+def placed_offsets(root: Path, codes: list[str], tracker: str) -> np.ndarray:
+    """int64 (U,): samples from the nominal centres to where each labelled test utterance of ``codes`` by
+    ``tracker`` is placed (its stored ``first_centre_samples`` less the nominal centre)."""
+    out = []
+    for code in codes:
+        params_path = label_params_path(root, code, tracker=tracker)
+        if not params_path.is_file():
+            continue
+        nominal = label_params(root, code, tracker=tracker).first_centre_samples()
+        out += [r.first_centre_samples - nominal for r in read_labels(root, code, "test", tracker=tracker).values()
+                if r.status == "ok"]  # fmt: skip
+    return np.asarray(out, dtype=np.int64)
+
+
+def offset_effect(labels: dict, models: pd.DataFrame, *, placed: np.ndarray) -> str:
+    """One sentence: the share of the probed label frames that their placement moves to another model frame.
+
+    ``labels``: a result's label settings (nominal centre and hop); ``models``: the report's models table (hop
+    and first frame centre, in samples); ``placed``: :func:`placed_offsets` of the probed labels. Alignment takes
+    the nearest model frame, so an offset well under half a model hop moves few labels.
+    """
+    placed = np.asarray(placed)
+    if models.empty or placed.size == 0 or not np.any(placed):
+        return ""
+    nominal = FrameGrid(float(_nominal_first(labels)), float(labels["hop_samples"]))
+    centres = nominal.centres(1000)  # 20 s at the default hop: every phase of the two grids' beat
+    values, counts = np.unique(placed, return_counts=True)
+    moved = []
+    for _, m in models.iterrows():
+        grid = FrameGrid(float(m["first frame centre (samples)"]), float(m["hop (samples)"]))
+        base = nearest_frames(centres, grid)
+        share = sum(c * np.mean(nearest_frames(centres + v, grid) != base) for v, c in zip(values, counts))
+        moved.append(f"{share / placed.size:.0%} with {m['model']}")
+    lo, mid, hi = np.percentile(placed, [5, 50, 95])
+    return (
+        f" The probed labels' test utterances are placed {mid:+.0f} samples from their nominal centres (median; "
+        f"5-95 %: {lo:+.0f} to {hi:+.0f}, {placed.size} utterances). Share of their label frames that this moves "
+        f"to another model frame than the nominal centres would take: {', '.join(moved)}. Each label takes the "
+        "model frame with the nearest centre, so an offset well under half a model hop changes few pairs, and a "
+        "label sits up to half a model hop from its frame's centre either way."
     )
 
 
@@ -277,5 +306,6 @@ __all__ = [
     "headline_view",
     "labels_text",
     "offset_effect",
+    "placed_offsets",
     "timing_table",
 ]

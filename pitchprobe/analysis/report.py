@@ -236,6 +236,7 @@ def make_report(
     timed = [*trackers, labels["tracker"]] if labels.get("sources") else trackers  # a consensus: its own offset
     timing_tab = labels_report.timing_table(Path(cfg.data_dir), codes, timed) if cfg else pd.DataFrame()
     frames_tab = labels_report.frames_table(within)
+    placed = labels_report.placed_offsets(Path(cfg.data_dir), codes, labels["tracker"]) if cfg else []
 
     fig_dir = layout.figures
     source = labels.get("tracker", "pyaapt")
@@ -310,7 +311,7 @@ def make_report(
         (
             "Method",
             labels_report.labels_text(labels, trackers, timing_tab)
-            + labels_report.offset_effect(labels, timing_tab, models_tab)
+            + labels_report.offset_effect(labels, models_tab, placed=placed)
             + "\n\nAlignment: each label frame takes the real model frame with the nearest centre and is dropped "
             "when none lies within half a model hop. Probe: ridge regression with intercept per layer and target, "
             "fitted from streaming float64 sums on the train split; alpha chosen per layer and target on the dev "

@@ -224,6 +224,8 @@ def cmd_states(args) -> int:
 
 
 def cmd_probe(args) -> int:
+    from pitchprobe.core.layout import model_calibration_path
+    from pitchprobe.models.calibrate import place_frames
     from pitchprobe.probe.console import summary_text
     from pitchprobe.probe.run import run_probe
 
@@ -232,6 +234,7 @@ def cmd_probe(args) -> int:
     if args.output and len(langs) > 1:
         raise PitchProbeError("--output names one file; give one language")
     backend = _load_backend(args)
+    place_frames(backend, cache=model_calibration_path(root, backend.tag))  # where the study places them too
 
     def work(lang) -> None:
         res = run_probe(

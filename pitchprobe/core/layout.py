@@ -106,6 +106,11 @@ def calibration_path(root: Path, tracker: str, key: str) -> Path:
     return Path(root) / "calibration" / f"{tracker}-{key}.json"
 
 
+def model_calibration_path(root: Path, model_tag: str) -> Path:
+    """A model's measured frame timing, for probes run outside a study (a study keeps its own in its run dir)."""
+    return Path(root) / "calibration" / "models" / f"{model_tag}.json"
+
+
 def language_lock(root: Path, code: str) -> Path:
     """The lock held while one process gathers or labels ``code`` in this data root."""
     return Path(root) / "locks" / f"{code}.lock"
@@ -238,6 +243,7 @@ __all__ = [
     "RunLayout",
     "audio_dir",
     "calibration_path",
+    "model_calibration_path",
     "data_dir",
     "default_run_dir",
     "label_params_path",

@@ -8,9 +8,15 @@ Used by the offline demo and the tests. :func:`write_corpus` writes::
     <root>/truth/<code>/<split>/<file stem>.npy   true F0 per sample, Hz, 0 = unvoiced
 
 An utterance is a run of syllables: a band-passed noise onset (a fricative)
-then a voiced nucleus (harmonics shaped by formant resonators), some of them
-followed by a short near-silence. The nucleus F0 follows the pseudo-language's
-style: ``level`` tones, ``contour`` tones, or ``intonation`` only.
+then a voiced nucleus, some of them followed by a short near-silence. The nucleus F0
+follows the pseudo-language's style: ``level`` tones, ``contour`` tones, or ``intonation`` only.
+
+Voicing is a zero-phase harmonic synthesis (:func:`harmonic_signal`): every harmonic's
+amplitude follows a vowel's formant envelope at that harmonic's *instantaneous* frequency,
+and its phase is exactly ``k`` times the phase of the true F0. No filter stands between
+the true F0 and the audio, so the truth has no delay: a causal formant filter would delay
+the audio by its group delay (1.7-3.4 ms near the formants), which a tracker's timing,
+measured against the truth, would then wrongly include.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import butter, lfilter, sosfilt
+from scipy.signal import butter, sosfilt
 
 from pitchprobe.core.atomic import atomic_path, write_text
 from pitchprobe.core.errors import UnknownNameError
@@ -94,16 +100,24 @@ def _noise_band(consonant: str, fs: int) -> np.ndarray:
     return butter(4, CONSONANTS[consonant], btype="bandpass", fs=fs, output="sos")
 
 
+def formant_gain(freq_hz: np.ndarray, vowel: str, *, sampling_rate: int = SAMPLING_RATE) -> np.ndarray:
+    """Magnitude response of ``vowel``'s formants (Klatt resonators, unity gain at DC) at ``freq_hz`` (any shape)."""
+    w = 2 * np.pi * np.asarray(freq_hz, dtype=np.float64) / sampling_rate
+    gain = np.ones(w.shape)
+    for freq, bw in VOWELS[vowel]:
+        r = np.exp(-np.pi * bw / sampling_rate)
+        c = 2 * r * np.cos(2 * np.pi * freq / sampling_rate)
+        gain *= (1 - c + r * r) / np.abs(1 - c * np.exp(-1j * w) + r * r * np.exp(-2j * w))
+    return gain
+
+
 def _voiced(f0: np.ndarray, vowel: str, rng: np.random.Generator, fs: int) -> np.ndarray:
-    """A harmonic nucleus for F0 track ``f0`` (Hz, shape (n,)), formant-filtered, ramped, rms about 1."""
+    """A zero-phase harmonic nucleus for F0 track ``f0`` (Hz, shape (n,)), ramped, rms about 1."""
     phase = 2 * np.pi * np.cumsum(f0) / fs + rng.uniform(0, 2 * np.pi)
     k = np.arange(1, N_HARMONICS + 1)[:, None]
-    amp = (k * f0[None, :] < 0.45 * fs) / k  # drop harmonics near Nyquist
+    freq = k * f0[None, :]
+    amp = (freq < 0.45 * fs) / k * formant_gain(freq, vowel, sampling_rate=fs)  # none near Nyquist
     x = np.sum(amp * np.sin(k * phase[None, :]), axis=0)
-    for freq, bw in VOWELS[vowel]:  # Klatt resonators: unity gain at DC
-        r = np.exp(-np.pi * bw / fs)
-        a = [1.0, -2 * r * np.cos(2 * np.pi * freq / fs), r * r]
-        x = lfilter([sum(a)], a, x)
     ramp = min(int(RAMP_S * fs), f0.size // 2)
     env = np.ones(f0.size)
     env[:ramp] = 0.5 - 0.5 * np.cos(np.pi * np.arange(ramp) / ramp)
@@ -279,10 +293,14 @@ def write_corpus(
     return root
 
 
-def voiced_signal(
+def harmonic_signal(
     f0_track: np.ndarray, *, rng: np.random.Generator, vowel: str = "a", sampling_rate: int = SAMPLING_RATE
 ) -> np.ndarray:
-    """A voiced, vowel-like signal that follows a given F0 track: the corpus's nucleus synthesis.
+    """A voiced, vowel-like signal that follows a given F0 track with no delay: the corpus's nucleus synthesis.
+
+    Harmonic ``k`` is ``A_k(t) sin(k phi(t))``, ``phi`` the integral of the true F0 and ``A_k(t)`` the
+    formant envelope (:func:`formant_gain`) at ``k f0(t)``, over ``k``: zero phase, so the F0 the audio
+    carries at sample ``i`` is ``f0_track[i]`` (no filter's group delay in between).
 
     Parameters
     ----------
@@ -298,7 +316,7 @@ def voiced_signal(
     Returns
     -------
     np.ndarray
-        float64, shape (n,): 16 harmonics (amplitude 1/k, none near Nyquist), formant-filtered, rms about 1,
+        float64, shape (n,): 16 harmonics (amplitude 1/k times the formant envelope, none near Nyquist), rms about 1,
         with a raised-cosine ramp of ``RAMP_S`` at each end.
     """
     f0_track = np.asarray(f0_track, dtype=np.float64)

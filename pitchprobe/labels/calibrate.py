@@ -1,84 +1,117 @@
-"""Measured label timing: where a tracker's label frame ``k`` really sits, relative to its nominal centre.
+"""Measured label timing: where a tracker's label frame ``k`` really sits, relative to where it is placed.
 
 Every tracker's labels are placed on pYAAPT's grid (:mod:`pitchprobe.labels.trackers`):
-frame ``k`` is *nominally* centred at ``params.frame_centres(n)[k]``. What a label
-describes may sit elsewhere (filters with group delay, asymmetric windows,
-smoothing), so the offset is measured on synthetic voiced signals whose F0 is
-known at every sample (:func:`pitchprobe.data.synth.voiced_signal`):
+frame ``k`` of an utterance is placed at ``params.frame_centres(n)[k]`` plus the tracker's own
+per-utterance offset (:func:`~pitchprobe.labels.trackers.track_placed`: 0 for Praat and SwiftF0;
+pYAAPT's correlation-window centre, :mod:`pitchprobe.labels.yaapt_windows`). What a label
+describes may still sit elsewhere (filters with group delay, asymmetric windows, smoothing), so
+the offset from the placed position is measured on signals whose F0 is known at every sample
+and which carry it with **no delay**: zero-phase harmonic synthesis
+(:func:`pitchprobe.data.synth.harmonic_signal`; a causal formant filter would delay the audio by
+its group delay, 1.7-3.4 ms, which would then be mistaken for the tracker's). Two independent
+signal families, in each of the registers :data:`REGISTERS_HZ` (100-300 Hz):
 
 chirp pair
-    A log-linear chirp up (``CHIRP_LOW_HZ`` to ``CHIRP_HIGH_HZ``) and the same chirp
-    down. For every voiced frame away from the edges, the time at which the *true*
-    F0 equals the tracked F0, minus the frame's nominal centre; median over the
-    frames of each chirp. A tracker's level bias (pYAAPT reads F0 low by about
-    ``1 / lag``, 10-30 cents) looks like a lag on the up-chirp and a lead on the
-    down-chirp; as the two chirps cover the same F0s at the same rate, the mean of
-    their medians cancels any bias that depends on F0 only.
+    A log-linear chirp up over ``CHIRP_ST`` semitones around the register and the same chirp down.
+    For every voiced frame away from the edges, the time at which the *true* F0 equals the tracked
+    F0, minus the frame's placed centre; median over the frames of each chirp. A tracker's level
+    bias (pYAAPT reads a period of L samples as fs / (L + 1), 17-34 cents low) looks like a lag on
+    the up-chirp and a lead on the down-chirp; as the two chirps cover the same F0s at the same
+    rate, the mean of their medians cancels any bias that depends on F0 only.
 vibrato
-    ``VIBRATO_HZ`` ± ``VIBRATO_DEPTH_ST`` semitones at ``VIBRATO_RATE_HZ``: the tracked
-    log-F0 at the nominal centres fitted by least squares to ``a sin + b cos + c`` at the
-    known rate; the phase lag over the known phase, as a time. An independent estimate
-    (a bias only moves ``c``).
+    The register ± ``VIBRATO_DEPTH_ST`` semitones at ``VIBRATO_RATE_HZ``: the tracked log-F0 at the
+    placed centres fitted by least squares to ``a sin + b cos + c`` at the known rate; the phase
+    lag over the known phase, as a time (a bias only moves ``c``).
 
-A tracker with one fixed delay gives both estimates alike (Praat, SwiftF0). One whose
-timing depends on the signal does not: pYAAPT's label content sits a fixed time after
-the frame's *start* whatever the frame length, about 7.7 ms on the chirps and 11.3 ms
-on the vibrato at 16 kHz, so its offset from the nominal centre grows with the frame
-length. The timing used is therefore the midpoint of the two estimates, with half
-their gap as its uncertainty: under either kind of movement a label then sits at most
-that far from where it is placed (1.9 ms for pYAAPT, against 4.9 ms at its nominal
-centre).
+utterance range
+    The same vibrato after ``RANGE_LEAD_S`` of steady voicing ``RANGE_STEPS_ST`` semitones away (and a
+    short glide): only the vibrato is measured, as above. A tracker whose timing depends on the whole
+    utterance's F0 range (pYAAPT's lag range does) shows it here.
 
-Each signal is made ``REPEATS`` times, its start shifted by a fraction of a hop each
-time, so that the frames sample the F0 track (and a tracker's F0 quantisation) at
-different phases; the spread of the repeats' chirp-pair values is the calibration's
-own resolution (:attr:`TrackerTiming.spread_samples`).
+The offset is the mean over registers of the midpoint of the chirp-pair and vibrato estimates, and its
+uncertainty the largest distance of any one estimate (register, family, utterance range) from it: under
+any kind of movement and range measured, a label sits at most that far from where it is placed.
+Each signal is made ``REPEATS`` times, its start shifted by a fraction of a hop each time, so that
+the frames sample the F0 track (and a tracker's F0 quantisation) at different phases; the spread of
+the repeats' chirp-pair values is the calibration's own resolution
+(:attr:`TrackerTiming.spread_samples`). The same estimates taken at the *nominal* centres show how
+far the placement rule moved the labels (``by_register[...]["nominal"]``).
+
+Measured here (``calibrate_tracker``, default settings): Praat and SwiftF0 sit within 0.1 ms of their
+nominal centres; pYAAPT's content sits 1-2 ms before its nominal centre at 25 ms frames and 5-6 ms
+before it at 35 ms frames, by an amount that changes with the register, and within about 0.5 ms of
+its placed centres (``benchmarks/bench_timing.py`` prints the numbers).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from pitchprobe.core.audio import SAMPLING_RATE
 from pitchprobe.core.errors import PitchProbeError
-from pitchprobe.data.synth import voiced_signal
+from pitchprobe.core.timing import TIMING_TOLERANCE_MS, applied_offset, samples_to_ms
+from pitchprobe.data import synth
 from pitchprobe.labels.pitch import DEFAULT_PARAMS, PitchParams
-from pitchprobe.labels.trackers import grid_frames, track_with
+from pitchprobe.labels.trackers import Tracked, grid_frames, track_placed, tracker_info
 
-# The fastest F0 movements in speech are about 80 semitones/s (Xu & Sun 2002, "Maximum speed of pitch
-# change and how it may relate to speech"): a label misplaced by 1 ms is then off by at most 8 cents, far
-# below the 50-cent agreement threshold and below the trackers' own errors (pYAAPT: about 20 cents). The
-# calibration resolves well under it: spread_samples is about 0.4 ms for pYAAPT (whose F0 comes in steps
-# of fs / lag, 12-30 cents) and under 0.05 ms for Praat and SwiftF0. An offset within this is left alone.
-TIMING_TOLERANCE_MS = 1.0  # ms
-CHIRP_LOW_HZ = 110.0  # Hz, chirp start (up) / end (down)
-CHIRP_HIGH_HZ = 275.0  # Hz, chirp end (up) / start (down): 15.9 semitones
-CHIRP_S = 1.5  # s per chirp: 10.6 semitones/s
-VIBRATO_HZ = 160.0  # Hz, vibrato centre
+REGISTERS_HZ = (110.0, 160.0, 240.0)  # Hz, centre F0 of each register measured (low male to high female voices)
+CHIRP_ST = 8.0  # semitones each chirp covers, centred on the register
+CHIRP_S = 1.0  # s per chirp: 8 semitones/s
 VIBRATO_DEPTH_ST = 2.0  # semitones, vibrato amplitude
 VIBRATO_RATE_HZ = 5.0  # Hz, vibrato rate: at most 63 semitones/s
-VIBRATO_S = 2.0  # s
+VIBRATO_S = 1.5  # s
+RANGE_STEPS_ST = (-4.0, 4.0, 8.0)  # semitones from the register of the voicing before a vibrato (utterance range)
+RANGE_LEAD_S = 1.0  # s of that voicing
+RANGE_GLIDE_S = 0.1  # s, log glide from it into the vibrato
 LEAD_S = 0.2  # s of noise floor before and after the voiced part
 EDGE_GUARD_S = 0.08  # s; frames closer than this to a voicing edge are not used
 PEAK = 0.5  # full scale 1.0, peak of the voiced signal
 NOISE_RMS = 1e-4  # full scale 1.0, white noise floor over the whole signal
-REPEATS = 8  # starts per signal, spread over one hop
+REPEATS = 4  # starts per signal, spread over one hop
 SEED = 0
 MIN_USED_FRACTION = 0.5  # of a signal's inner frames that must be voiced and in range, else the calibration fails
 ROBUST_CENTS = 100.0  # cents; vibrato frames off the first fit by more than this are dropped and the fit redone
+SYNTHESIS = "zero-phase harmonic (data.synth.harmonic_signal), vowel /a/"  # what the signals are made with
+KINDS = ("chirp_up", "chirp_down", "vibrato", "range")
+
+Synthesis = Callable[..., np.ndarray]  # synthesis(f0_track, *, rng, sampling_rate) -> wav (n,)
+
+
+def signal_settings() -> dict:
+    """Everything that makes the calibration signals, as JSON values: part of the calibration cache key."""
+    return {
+        "synthesis": SYNTHESIS,
+        "n_harmonics": synth.N_HARMONICS,
+        "formants": [list(f) for f in synth.VOWELS["a"]],
+        "registers_hz": list(REGISTERS_HZ),
+        "chirp": [CHIRP_ST, CHIRP_S],
+        "vibrato": [VIBRATO_DEPTH_ST, VIBRATO_RATE_HZ, VIBRATO_S],
+        "range": [list(RANGE_STEPS_ST), RANGE_LEAD_S, RANGE_GLIDE_S],
+        "lead_s": LEAD_S,
+        "edge_guard_s": EDGE_GUARD_S,
+        "peak": PEAK,
+        "noise_rms": NOISE_RMS,
+        "repeats": REPEATS,
+        "seed": SEED,
+    }
 
 
 @dataclass(frozen=True)
 class CalibrationSignal:
-    """One calibration signal: ``wav`` (N,) full scale 1.0 and its true F0 ``f0`` (N,), Hz per sample, 0 = unvoiced."""
+    """One calibration signal: ``wav`` (N,) full scale 1.0 and its true F0 ``f0`` (N,), Hz per sample, 0 = unvoiced;
+    the stretch measured is ``f0[start:stop]`` (a ``range`` signal's vibrato, else all of the voicing)."""
 
     name: str
-    kind: str  # "chirp_up", "chirp_down" or "vibrato"
+    kind: str  # one of KINDS
+    register_hz: float
     wav: np.ndarray
     f0: np.ndarray
+    start: int
+    stop: int
+    step_st: float = 0.0  # a range signal's: semitones from the register of the voicing before its vibrato
 
 
 @dataclass(frozen=True)
@@ -88,59 +121,67 @@ class TrackerTiming:
     Attributes
     ----------
     tracker : str
+    placement : str
+        The tracker's placement rule (:data:`pitchprobe.core.timing.PLACEMENTS`), which the offsets are
+        measured from.
     nominal_first_samples : int
         Nominal centre of frame 0, samples.
     hop_samples : int
     offset_samples : float
-        Measured: frame ``k``'s label describes the signal at its nominal centre plus this many samples
-        (negative = earlier); the midpoint of the chirp-pair and vibrato estimates.
+        Measured: frame ``k``'s label describes the signal at its placed centre plus this many samples
+        (negative = earlier); over registers, the midpoint of the chirp-pair and vibrato estimates.
     offset_ms : float
     by_signal : dict
-        Estimates in samples, each the mean over the repeats: ``chirp_up`` and ``chirp_down`` (each
-        moved by the tracker's F0 bias, in opposite directions), ``chirp_pair`` (their mean) and
+        Estimates in samples, each the mean over registers and repeats: ``chirp_up`` and ``chirp_down``
+        (each moved by the tracker's F0 bias, in opposite directions), ``chirp_pair`` (their mean) and
         ``vibrato`` (independent).
+    by_register : dict
+        ``{register Hz (str): {"chirp_pair", "vibrato", "range<step>st"..., "nominal": {the same}}}``, samples
+        from the placed centres, and from the nominal ones.
     tolerance_ms : float
     applied_offset_samples : int
-        ``round(offset_samples)`` if ``|offset_ms| > tolerance_ms``, else 0 (:func:`applied_offset`).
+        :func:`~pitchprobe.core.timing.applied_offset` of ``offset_samples``: what is added to the placement.
     median_error_cents : float
-        Median absolute error of the labels, taken at their nominal centres, on the calibration signals.
+        Median absolute error of the labels, taken at their placed centres, on the calibration signals.
     spread_samples : float
         Standard error of the chirp-pair estimate over the shifted repeats: the calibration's own resolution.
     sampling_rate : int
         Hz.
     uncertainty_samples : float
-        Half the gap between the chirp-pair and vibrato estimates: how far from ``offset_samples`` either
-        kind of movement puts the labels (about 0 for a tracker with one fixed delay; 1.9 ms for pYAAPT).
+        The largest distance of one (register, family, utterance range) estimate from ``offset_samples``: how far
+        from where they are placed any kind of movement and range measured puts the labels.
+    signals : dict
+        :func:`signal_settings`.
     """
 
     tracker: str
+    placement: str
     nominal_first_samples: int
     hop_samples: int
     offset_samples: float
     offset_ms: float
     by_signal: dict
+    by_register: dict
     tolerance_ms: float
     applied_offset_samples: int
     median_error_cents: float
     spread_samples: float = float("nan")
     sampling_rate: int = SAMPLING_RATE
     uncertainty_samples: float = 0.0
+    signals: dict = field(default_factory=signal_settings)
 
     @property
-    def estimates_agree(self) -> bool:
-        """Whether the chirp-pair and vibrato estimates agree within ``tolerance_ms`` (a tracker with one delay)."""
-        return bool(2 * self.uncertainty_samples * 1000 / self.sampling_rate <= self.tolerance_ms)
+    def uncertainty_ms(self) -> float:
+        return samples_to_ms(self.uncertainty_samples, self.sampling_rate)
+
+    def nominal_range_ms(self) -> tuple[float, float]:
+        """(lowest, highest) offset from the *nominal* centres over registers and families, ms."""
+        values = [v for r in self.by_register.values() for v in r["nominal"].values()]
+        return samples_to_ms(min(values), self.sampling_rate), samples_to_ms(max(values), self.sampling_rate)
 
     def as_dict(self) -> dict:
-        """Plain Python values (JSON-ready), with :attr:`estimates_agree`."""
-        return {**asdict(self), "by_signal": dict(self.by_signal), "estimates_agree": self.estimates_agree}
-
-
-def applied_offset(
-    offset_samples: float, *, tolerance_ms: float = TIMING_TOLERANCE_MS, sampling_rate: int = SAMPLING_RATE
-) -> int:
-    """Samples to move labels by: ``round(offset_samples)`` if it exceeds ``tolerance_ms`` in magnitude, else 0."""
-    return int(round(offset_samples)) if abs(offset_samples) * 1000 / sampling_rate > tolerance_ms else 0
+        """Plain Python values (JSON-ready)."""
+        return {**asdict(self), "by_signal": dict(self.by_signal)}
 
 
 def calibration_signals(
@@ -149,48 +190,66 @@ def calibration_signals(
     repeats: int = REPEATS,
     seed: int = SEED,
     sampling_rate: int = SAMPLING_RATE,
+    synthesis: Synthesis = synth.harmonic_signal,
 ) -> list[CalibrationSignal]:
-    """The calibration signals: per repeat ``j``, a chirp up, a chirp down and a vibrato, ``j / repeats`` hop late.
+    """The calibration signals: per register and repeat ``j``, a chirp up, a chirp down, a vibrato and the vibrato
+    after voicing at each of ``RANGE_STEPS_ST``, ``j / repeats`` hop late.
+
+    ``synthesis(f0_track, rng=..., sampling_rate=...)`` makes the voiced part (default: delay-free).
 
     Returns
     -------
     list of CalibrationSignal
-        ``3 * repeats`` signals, each about ``LEAD_S`` of noise floor, the voiced part, ``LEAD_S`` of noise floor.
+        ``(3 + len(RANGE_STEPS_ST)) * len(REGISTERS_HZ) * repeats`` signals, each ``LEAD_S`` (plus the shift) of
+        noise floor, the voiced part, ``LEAD_S`` of noise floor.
     """
     fs = sampling_rate
     rng = np.random.default_rng(seed)
     hop = params.hop_samples(fs)
     n_chirp, n_vib = int(CHIRP_S * fs), int(VIBRATO_S * fs)
-    u = np.arange(n_chirp) / n_chirp
-    up = CHIRP_LOW_HZ * (CHIRP_HIGH_HZ / CHIRP_LOW_HZ) ** u
+    u = np.arange(n_chirp) / n_chirp - 0.5
     t = np.arange(n_vib) / fs
     signals = []
-    for j in range(repeats):
-        lead = int(LEAD_S * fs) + (j * hop) // repeats
-        phase = rng.uniform(0, 2 * np.pi)
-        vib = VIBRATO_HZ * 2 ** (VIBRATO_DEPTH_ST / 12 * np.sin(2 * np.pi * VIBRATO_RATE_HZ * t + phase))
-        for kind, track in (("chirp_up", up), ("chirp_down", up[::-1]), ("vibrato", vib)):
-            f0 = np.concatenate([np.zeros(lead), track, np.zeros(int(LEAD_S * fs))])
-            voiced = voiced_signal(track, rng=rng, sampling_rate=fs)
-            wav = np.concatenate([np.zeros(lead), PEAK * voiced / np.max(np.abs(voiced)), np.zeros(int(LEAD_S * fs))])
-            wav += NOISE_RMS * rng.standard_normal(wav.size)
-            signals.append(CalibrationSignal(f"{kind}_{j}", kind, wav, f0))
+    for register in REGISTERS_HZ:
+        up = register * 2 ** (CHIRP_ST / 12 * u)
+        for j in range(repeats):
+            lead = int(LEAD_S * fs) + (j * hop) // repeats
+            phase = rng.uniform(0, 2 * np.pi)
+            vib = register * 2 ** (VIBRATO_DEPTH_ST / 12 * np.sin(2 * np.pi * VIBRATO_RATE_HZ * t + phase))
+            tracks = [(kind, 0.0, np.empty(0), track) for kind, track in zip(KINDS, (up, up[::-1], vib))]
+            for step in RANGE_STEPS_ST:
+                before = register * 2 ** (step / 12)
+                glide = np.geomspace(before, vib[0], int(RANGE_GLIDE_S * fs))
+                tracks.append(("range", step, np.concatenate([np.full(int(RANGE_LEAD_S * fs), before), glide]), vib))
+            for kind, step, before, track in tracks:
+                voiced_f0 = np.concatenate([before, track])
+                voiced = synthesis(voiced_f0, rng=rng, sampling_rate=fs)
+                tail = np.zeros(int(LEAD_S * fs))
+                f0 = np.concatenate([np.zeros(lead), voiced_f0, tail])
+                wav = np.concatenate([np.zeros(lead), PEAK * voiced / np.max(np.abs(voiced)), tail])
+                wav += NOISE_RMS * rng.standard_normal(wav.size)
+                name = f"{kind}{step:+g}st" if kind == "range" else kind
+                start = lead + before.size
+                signals.append(
+                    CalibrationSignal(
+                        f"{name}_{register:g}Hz_{j}", kind, register, wav, f0, start, start + track.size, step
+                    )
+                )
     return signals
 
 
-def _inner(f0_true: np.ndarray, centres: np.ndarray, guard: int) -> np.ndarray:
-    """(G,) bool: grid frames whose centre lies in the voiced part, at least ``guard`` samples from its edges."""
-    voiced = np.flatnonzero(f0_true > 0)
-    return (centres >= voiced[0] + guard) & (centres <= voiced[-1] - guard)
+def _inner(sig: CalibrationSignal, centres: np.ndarray, guard: int) -> np.ndarray:
+    """(G,) bool: grid frames whose centre lies in the stretch measured, at least ``guard`` samples from its edges."""
+    return (centres >= sig.start + guard) & (centres <= sig.stop - 1 - guard)
 
 
-def _chirp_offsets(tracked: np.ndarray, centres: np.ndarray, f0_true: np.ndarray, use: np.ndarray) -> np.ndarray:
-    """(used,) samples: where the true F0 equals each used frame's tracked F0, minus the frame's centre."""
+def _chirp_offset(tracked: np.ndarray, centres: np.ndarray, f0_true: np.ndarray, use: np.ndarray) -> float:
+    """Samples: median over the used frames of where the true F0 equals the tracked F0, minus the frame's centre."""
     voiced = np.flatnonzero(f0_true > 0)
     log_true = np.log(f0_true[voiced])
     if log_true[-1] < log_true[0]:  # np.interp needs increasing x
         log_true, voiced = log_true[::-1], voiced[::-1]
-    return np.interp(np.log(tracked[use]), log_true, voiced.astype(np.float64)) - centres[use]
+    return float(np.median(np.interp(np.log(tracked[use]), log_true, voiced.astype(np.float64)) - centres[use]))
 
 
 def _vibrato_phase(times: np.ndarray, log_f0: np.ndarray, fs: int) -> float:
@@ -206,34 +265,44 @@ def _vibrato_phase(times: np.ndarray, log_f0: np.ndarray, fs: int) -> float:
 
 
 def _vibrato_offset(tracked: np.ndarray, centres: np.ndarray, use: np.ndarray, f0_true: np.ndarray, fs: int) -> float:
-    """Samples: how far after its nominal centre the tracked vibrato's phase says each label sits."""
+    """Samples: how far after its centre the tracked vibrato's phase says each label sits."""
     omega = 2 * np.pi * VIBRATO_RATE_HZ / fs
-    samples = np.arange(centres[use][0], centres[use][-1] + 1)
+    samples = np.arange(int(np.ceil(centres[use][0])), int(centres[use][-1]) + 1)
     true_phase = _vibrato_phase(samples, np.log(f0_true[samples]), fs)
     lag = np.angle(np.exp(1j * (_vibrato_phase(centres[use], np.log(tracked[use]), fs) - true_phase)))
     return float(lag / omega)  # lag wrapped to (-pi, pi]: |offset| < half a vibrato period
 
 
+def _estimate(sig: CalibrationSignal, tracked: np.ndarray, centres: np.ndarray, use: np.ndarray, fs: int) -> float:
+    if sig.kind in ("vibrato", "range"):
+        return _vibrato_offset(tracked, centres, use, sig.f0, fs)
+    return _chirp_offset(tracked, centres, sig.f0, use)
+
+
 def calibrate(
-    track_fn: Callable[[np.ndarray, PitchParams], np.ndarray],
+    track_fn: Callable[[np.ndarray, PitchParams], Tracked],
     *,
     params: PitchParams = DEFAULT_PARAMS,
     name: str = "custom",
+    placement: str = "fixed",
     repeats: int = REPEATS,
     sampling_rate: int = SAMPLING_RATE,
+    synthesis: Synthesis = synth.harmonic_signal,
 ) -> TrackerTiming:
-    """Measure where ``track_fn``'s labels sit in time, relative to the nominal grid centres.
+    """Measure where ``track_fn``'s labels sit in time, relative to where it places them.
 
     Parameters
     ----------
     track_fn : callable
-        ``track_fn(wav, params) -> f0``: ``wav`` float64 (N,), ``f0`` (grid_frames(N),) Hz, 0 = unvoiced,
-        frame ``k`` nominally at ``params.frame_centres(n)[k]``.
+        ``track_fn(wav, params) -> Tracked``: ``wav`` float64 (N,); labels (grid_frames(N),) Hz, 0 = unvoiced,
+        frame ``k`` placed at ``params.frame_centres(n)[k] + offset_samples``.
     params : PitchParams
-    name : str
-        Recorded as :attr:`TrackerTiming.tracker`.
+    name, placement : str
+        Recorded as :attr:`TrackerTiming.tracker` and :attr:`TrackerTiming.placement`.
     repeats : int
         Shifted repeats of each signal.
+    synthesis : callable
+        Makes the voiced signals (:func:`calibration_signals`); the default carries its F0 with no delay.
 
     Returns
     -------
@@ -248,49 +317,74 @@ def calibrate(
         raise PitchProbeError(f"calibration needs at least 1 repeat, got {repeats}")
     fs = sampling_rate
     guard = int(EDGE_GUARD_S * fs)
-    per_kind: dict[str, list[float]] = {"chirp_up": [], "chirp_down": [], "vibrato": []}
+    est: dict[tuple[str, float, str], list[float]] = {}  # (kind, register, placed|nominal) -> per repeat
     cents = []
-    for sig in calibration_signals(params=params, repeats=repeats, sampling_rate=fs):
-        tracked = np.asarray(track_fn(sig.wav, params), dtype=np.float64)
+    for sig in calibration_signals(params=params, repeats=repeats, sampling_rate=fs, synthesis=synthesis):
+        out = track_fn(sig.wav, params)
+        tracked = np.asarray(out.f0_hz, dtype=np.float64)
         expected = grid_frames(sig.wav.size, params=params, sampling_rate=fs)
         if tracked.shape != (expected,):
             raise PitchProbeError(f"{name}: {tracked.shape} labels for {sig.name}, the grid has {expected} frames")
-        centres = params.frame_centres(expected, fs)
-        inner = _inner(sig.f0, centres, guard)
-        lo, hi = sig.f0[sig.f0 > 0].min(), sig.f0.max()
-        use = inner & (tracked > lo) & (tracked < hi) if sig.kind != "vibrato" else inner & (tracked > 0)
-        if use.sum() < MIN_USED_FRACTION * inner.sum():
+        nominal = params.frame_centres(expected, fs).astype(np.float64)
+        placed = nominal + out.offset_samples
+        inner = _inner(sig, placed, guard)
+        lo, hi = sig.f0[sig.start : sig.stop].min(), sig.f0[sig.start : sig.stop].max()
+        use = inner & (tracked > lo) & (tracked < hi) if sig.kind.startswith("chirp") else inner & (tracked > 0)
+        if use.sum() < MIN_USED_FRACTION * inner.sum() or use.sum() < 3:
             raise PitchProbeError(
                 f"{name}: only {use.sum()} of {inner.sum()} frames of {sig.name} voiced and in range: "
                 "the calibration cannot measure this tracker"
             )
-        cents.append(np.abs(1200 * np.log2(tracked[use] / sig.f0[centres[use]])))
-        if sig.kind == "vibrato":
-            per_kind["vibrato"].append(_vibrato_offset(tracked, centres, use, sig.f0, fs))
-        else:
-            per_kind[sig.kind].append(float(np.median(_chirp_offsets(tracked, centres, sig.f0, use))))
-    pairs = (np.asarray(per_kind["chirp_up"]) + np.asarray(per_kind["chirp_down"])) / 2
-    spread = float(np.std(pairs, ddof=1) / np.sqrt(pairs.size)) if pairs.size > 1 else float("nan")
-    by_signal = {kind: float(np.mean(values)) for kind, values in per_kind.items()}
-    by_signal["chirp_pair"] = float(np.mean(pairs))
-    # one delay gives both kinds of signal the same estimate; a signal-dependent timing is placed between them
+        cents.append(np.abs(1200 * np.log2(tracked[use] / sig.f0[np.rint(placed[use]).astype(np.int64)])))
+        for where, centres in (("placed", placed), ("nominal", nominal)):
+            key = (f"range{sig.step_st:+g}st" if sig.kind == "range" else sig.kind, sig.register_hz, where)
+            est.setdefault(key, []).append(_estimate(sig, tracked, centres, use, fs))
+    by_register, pairs = {}, []
+    for register in REGISTERS_HZ:
+        entry = {}
+        for where in ("placed", "nominal"):
+            up, down = (np.asarray(est[k, register, where]) for k in ("chirp_up", "chirp_down"))
+            if where == "placed":
+                pairs.append((up + down) / 2)
+            entry[where] = {
+                "chirp_pair": float(np.mean((up + down) / 2)),
+                "vibrato": float(np.mean(est["vibrato", register, where])),
+                **{f"range{st:+g}st": float(np.mean(est[f"range{st:+g}st", register, where])) for st in RANGE_STEPS_ST},
+            }
+        by_register[f"{register:g}"] = {**entry["placed"], "nominal": entry["nominal"]}
+    pair_values = np.concatenate(pairs)
+    spread = float(np.std(pair_values, ddof=1) / np.sqrt(pair_values.size)) if pair_values.size > 1 else float("nan")
+    by_signal = {k: float(np.mean([np.mean(est[k, r, "placed"]) for r in REGISTERS_HZ])) for k in KINDS[:3]}
+    by_signal["chirp_pair"] = float(np.mean([r["chirp_pair"] for r in by_register.values()]))
+    # one delay gives both kinds of signal, in every register, the same estimate; one that depends on the signal
+    # is placed at the middle of them, and the estimates' largest distance from it is its uncertainty
     offset = (by_signal["chirp_pair"] + by_signal["vibrato"]) / 2
+    each = [v for r in by_register.values() for k, v in r.items() if k != "nominal"]
     return TrackerTiming(
         tracker=name,
+        placement=placement,
         nominal_first_samples=params.first_centre_samples(fs),
         hop_samples=params.hop_samples(fs),
         offset_samples=offset,
-        offset_ms=offset * 1000 / fs,
+        offset_ms=samples_to_ms(offset, fs),
         by_signal=by_signal,
+        by_register=by_register,
         tolerance_ms=TIMING_TOLERANCE_MS,
         applied_offset_samples=applied_offset(offset, sampling_rate=fs),
         median_error_cents=float(np.median(np.concatenate(cents))),
         spread_samples=spread,
         sampling_rate=fs,
-        uncertainty_samples=abs(by_signal["chirp_pair"] - by_signal["vibrato"]) / 2,
+        uncertainty_samples=float(np.max(np.abs(np.asarray(each) - offset))),
     )
 
 
 def calibrate_tracker(name: str, *, params: PitchParams = DEFAULT_PARAMS, repeats: int = REPEATS) -> TrackerTiming:
-    """:func:`calibrate` of tracker ``name`` of :data:`~pitchprobe.labels.trackers.TRACKERS` (via ``track_with``)."""
-    return calibrate(lambda wav, p: track_with(name, wav, params=p), params=params, name=name, repeats=repeats)
+    """:func:`calibrate` of tracker ``name`` of :data:`~pitchprobe.labels.trackers.TRACKERS`, placed by its own rule
+    (:func:`~pitchprobe.labels.trackers.track_placed`)."""
+    return calibrate(
+        lambda wav, p: track_placed(name, wav, params=p),
+        params=params,
+        name=name,
+        placement=tracker_info(name).placement,
+        repeats=repeats,
+    )

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from pitchprobe.core.atomic import visible_files, write_json
 from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.core.layout import SPLITS, label_params_path, label_split_dir, label_timing_path, language_lock
 from pitchprobe.core.lock import file_lock
 from pitchprobe.data.manifest import read_manifest
 from pitchprobe.labels.agreement import consensus, consensus_counts
-from pitchprobe.labels.make import label_row, mean_offset
+from pitchprobe.labels.make import label_row
 from pitchprobe.labels.pitch import PitchParams
 from pitchprobe.labels.store import (
     PART_PATTERN,
@@ -51,8 +53,8 @@ def make_consensus(code: str, *, root: Path, params: PitchParams, splits: tuple[
     """(Re)make ``code``'s consensus labels from its stored labels by each of ``params.sources``.
 
     An utterance gets a consensus row when every source labelled it; otherwise a failed row with the
-    first failing source's reason. Its frames sit where the sources' measured timings put them, on
-    average (they differ by less than a label hop).
+    first failing source's reason. Its frames sit where its sources' rows place them, on average (rounded
+    to a sample; they differ by less than a label hop).
 
     Returns
     -------
@@ -68,7 +70,6 @@ def make_consensus(code: str, *, root: Path, params: PitchParams, splits: tuple[
             if (stored.frame_length_ms, stored.frame_space_ms) != (params.frame_length_ms, params.frame_space_ms):
                 raise PitchProbeError(f"{code}: {source} labels were made on another frame grid ({stored})")
             timings[source] = label_timing(root, code, tracker=source) or {"applied_offset_samples": 0}
-        offset = mean_offset(list(timings.values()))
         same = (
             label_params_path(root, code, tracker=CONSENSUS).is_file()
             and label_params(root, code, tracker=CONSENSUS) == params
@@ -81,7 +82,7 @@ def make_consensus(code: str, *, root: Path, params: PitchParams, splits: tuple[
         prepare_store(root, code, params, overwrite=not same, splits=splits)
         write_json(
             label_timing_path(root, code, tracker=CONSENSUS),
-            {"tracker": CONSENSUS, "applied_offset_samples": offset, "sources": timings},
+            {"tracker": CONSENSUS, "placement": "mean of its sources' rows", "sources": timings},
         )
         records = read_manifest(root, code, splits=splits)
         summary = {}
@@ -97,14 +98,14 @@ def make_consensus(code: str, *, root: Path, params: PitchParams, splits: tuple[
                     source, lab = bad
                     reason = "no_labels" if lab is None else lab.reason
                     message = f"{source}: " + ("no labels for this file" if lab is None else str(lab.message))
-                    rows.append(
-                        label_row(rec["id"], params, offset=offset, status="failed", reason=reason, message=message)
-                    )
+                    rows.append(label_row(rec["id"], params, status="failed", reason=reason, message=message))
                     counts["failed"] += 1
                     continue
                 n = min(lab.f0_hz.size for lab in labs)  # equal on one grid; a shorter one would be cut
                 f0 = consensus([lab.f0_hz[:n] for lab in labs])
-                rows.append(label_row(rec["id"], params, offset=offset, num_samples=labs[0].num_samples, f0_hz=f0))
+                first = int(round(float(np.mean([lab.first_centre_samples for lab in labs]))))
+                row = label_row(rec["id"], params, num_samples=labs[0].num_samples, f0_hz=f0)
+                rows.append({**row, "first_centre_samples": first})
                 counts["utterances"] += 1
                 for key, value in consensus_counts(f0).items():
                     counts[key] += value

@@ -1,9 +1,11 @@
 """The labelling run: every utterance of a gathered language that has no labels yet, in a robust pool.
 
 Labels are made by one tracker (``params.tracker``: :mod:`pitchprobe.labels.trackers`) and stored
-under its name. Where each label frame sits is measured once per tracker and settings
-(:mod:`pitchprobe.labels.calibrate`, cached in the data root): the rows' ``first_centre_samples``
-is the nominal centre plus the measured offset when that exceeds the tolerance.
+under its name. Each row's ``first_centre_samples`` is where its frames sit
+(:mod:`pitchprobe.core.timing`): the nominal centre, plus the tracker's placement of that utterance
+(pYAAPT's correlation windows, :mod:`pitchprobe.labels.yaapt_windows`), plus what the calibration
+on delay-free signals still measures beyond the tolerance (:mod:`pitchprobe.labels.calibrate`,
+once per tracker and settings, cached in the data root).
 
 One process at a time labels a language of a data root (the language's lock;
 a second one waits, then finds the work done). Files are labelled in worker
@@ -31,7 +33,6 @@ from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from pitchprobe.core.atomic import write_json
@@ -39,6 +40,7 @@ from pitchprobe.core.audio import SAMPLING_RATE, load_audio
 from pitchprobe.core.errors import AudioError, PitchProbeError, is_permanent
 from pitchprobe.core.layout import SPLITS, calibration_path, label_split_dir, label_timing_path, language_lock
 from pitchprobe.core.lock import file_lock
+from pitchprobe.core.timing import label_timing_identity
 from pitchprobe.data.manifest import read_manifest
 from pitchprobe.labels.pitch import (
     DEFAULT_PARAMS,
@@ -52,16 +54,16 @@ from pitchprobe.labels.pitch import (
 )
 from pitchprobe.labels.pool import Task, TaskFailure, available_cpus, run_tasks
 from pitchprobe.labels.store import label_timing, prepare_store, read_labels, write_part
-from pitchprobe.labels.trackers import release_detectors, require, track_with, tracker_info
+from pitchprobe.labels.trackers import release_detectors, require, track_placed, tracker_info
 
 _TIMINGS: dict[str, dict] = {}  # this process's measured timings, by settings key
-CALIBRATION_VERSION = 2  # bump when pitchprobe.labels.calibrate measures differently: cached timings are redone
+CALIBRATION_VERSION = 3  # bump when pitchprobe.labels.calibrate measures differently: cached timings are redone
 
 
 def label_row(utt_id: str, params: PitchParams, *, offset: int = 0, **fields) -> dict:
     """A label row (:mod:`pitchprobe.labels.store`'s columns): ``ok`` and empty unless ``fields`` say otherwise.
 
-    ``offset``: samples from the nominal frame centre to where the tracker's frames were measured to sit.
+    ``offset``: samples from the nominal frame centre to where this utterance's frames sit.
     """
     row = {
         "id": utt_id,
@@ -78,12 +80,17 @@ def label_row(utt_id: str, params: PitchParams, *, offset: int = 0, **fields) ->
 
 
 def label_file(path: str, utt_id: str, params: PitchParams, offset: int = 0) -> dict:
-    """Label one file with ``params.tracker``; return its Parquet row. Failures become rows with ``status='failed'``."""
+    """Label one file with ``params.tracker``; return its Parquet row. Failures become rows with ``status='failed'``.
+
+    ``offset``: the calibrated offset (samples) added to the tracker's own placement of the file's frames.
+    """
     row = label_row(utt_id, params, offset=offset)
     try:
         wav = load_audio(path)
         row["num_samples"] = int(wav.size)
-        row["f0_hz"] = track_with(params.tracker, wav, params=params)
+        tracked = track_placed(params.tracker, wav, params=params)
+        row["f0_hz"] = tracked.f0_hz
+        row["first_centre_samples"] += tracked.offset_samples
     except AudioError as e:
         row.update(status="failed", reason=e.reason, message=str(e))
     except MemoryError:
@@ -118,11 +125,18 @@ class LabelSummary:
 def tracker_timing(root: Path, params: PitchParams) -> dict:
     """``params.tracker``'s measured frame timing (:class:`~pitchprobe.labels.calibrate.TrackerTiming`, as a dict):
     read from the data root's calibration cache, else measured now and cached there."""
-    from pitchprobe.labels.calibrate import calibrate_tracker
+    from pitchprobe.labels import calibrate as calibration
 
     info = require(params.tracker)
     version = _package_version(info.package)
-    what = {**params.as_json(), "package": info.package, "version": version, "calibration": CALIBRATION_VERSION}
+    what = {
+        **params.as_json(),
+        "package": info.package,
+        "version": version,
+        "calibration": CALIBRATION_VERSION,
+        "placement": info.placement,
+        "signals": calibration.signal_settings(),
+    }
     key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
     path = calibration_path(root, params.tracker, key)
     if path.is_file():
@@ -131,11 +145,12 @@ def tracker_timing(root: Path, params: PitchParams) -> dict:
         write_json(path, _TIMINGS[key])
         return _TIMINGS[key]
     try:
-        timing = {**calibrate_tracker(params.tracker, params=params).as_dict(), "package_version": version}
+        timing = {**calibration.calibrate_tracker(params.tracker, params=params).as_dict(), "package_version": version}
     except (PitchProbeError, MemoryError) as e:  # the tracker fails on the calibration signals (an F0 range
         # that misses them, say): the labels keep their nominal centres, and the timing says why
-        timing = {"tracker": params.tracker, "measured": False, "reason": f"{type(e).__name__}: {e}",
-                  "applied_offset_samples": 0, "package_version": version}  # fmt: skip
+        timing = {"tracker": params.tracker, "placement": info.placement, "measured": False,
+                  "reason": f"{type(e).__name__}: {e}", "applied_offset_samples": 0,
+                  "package_version": version}  # fmt: skip
         _TIMINGS[key] = timing
         return timing
     finally:
@@ -153,31 +168,25 @@ def _package_version(package: str) -> str:
         return "?"
 
 
-def labels_offset(root: Path, params: PitchParams) -> int:
-    """Samples from the nominal frame centres to where labels made with ``params`` now sit: the tracker's
-    applied offset (:func:`tracker_timing`); for a consensus the rounded mean of its sources', as
-    :func:`pitchprobe.labels.consensus.make_consensus` places its rows. Part of a result's fingerprint."""
+def labels_placement(root: Path, params: PitchParams) -> dict:
+    """Where labels made with ``params`` are placed now (:func:`pitchprobe.core.timing.label_timing_identity`):
+    the tracker's placement rule and applied offset (:func:`tracker_timing`); for a consensus, its sources'.
+    Part of a result's fingerprint."""
     if params.sources:
-        return mean_offset([tracker_timing(root, replace(params, tracker=s, sources=())) for s in params.sources])
-    return int(tracker_timing(root, params)["applied_offset_samples"])
+        return {s: labels_placement(root, replace(params, tracker=s, sources=())) for s in params.sources}
+    return label_timing_identity(tracker_timing(root, params))
 
 
-def moved_from(root: Path, code: str, params: PitchParams, offset: int) -> int | None:
-    """Where ``code``'s stored labels of ``params.tracker`` sit (samples from the nominal centres), if some with
-    frames do and not at ``offset``; None otherwise. Labels stored before timings were measured sit at the nominal
-    centres (0); a store of failed rows only sits nowhere (they are simply retried)."""
-    stored = label_timing(root, code, tracker=params.tracker)
-    was = 0 if stored is None else int(stored["applied_offset_samples"])
-    if was != offset and any(
+def moved_from(root: Path, code: str, params: PitchParams, placement: dict) -> dict | None:
+    """Where ``code``'s stored labels of ``params.tracker`` are placed (:func:`labels_placement`), if some with
+    frames are and not as ``placement``; None otherwise. Labels stored before timings were measured sit at the
+    nominal centres; a store of failed rows only sits nowhere (they are simply retried)."""
+    was = label_timing_identity(label_timing(root, code, tracker=params.tracker))
+    if was != placement and any(
         lab.status == "ok" for s in SPLITS for lab in read_labels(root, code, s, tracker=params.tracker).values()
     ):
         return was
     return None
-
-
-def mean_offset(timings: list[dict]) -> int:
-    """Where a consensus of labels with these timings sits: their applied offsets' mean, in whole samples."""
-    return int(round(float(np.mean([t["applied_offset_samples"] for t in timings]))))
 
 
 def _task(record: dict, params: PitchParams, offset: int) -> Task:
@@ -262,13 +271,13 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
     require(params.tracker)  # a missing optional tracker is a message, before anything is written
     timing = tracker_timing(root, params)
     offset = int(timing["applied_offset_samples"])
-    was = moved_from(root, code, params, offset)
+    was = moved_from(root, code, params, label_timing_identity(timing))
     moved = was is not None
     if moved and not overwrite:
         raise PitchProbeError(
-            f"{code}: its {params.tracker} labels sit {was} samples from the nominal "
-            f"centres, but {params.tracker} is now measured at {offset} (another version?): pass --overwrite to "
-            "relabel, so that every label sits where it was measured"
+            f"{code}: its {params.tracker} labels are placed {placement_text(was)}, but {params.tracker} is now "
+            f"placed {placement_text(label_timing_identity(timing))}: pass --overwrite to relabel, so that every "
+            "label sits where it was measured"
         )
     # a timing that moved relabels every split, as other settings do: no store mixes two offsets
     prepare_store(root, code, params, overwrite=overwrite, splits=SPLITS if moved else splits)
@@ -345,13 +354,19 @@ def _make_labels(code: str, *, root: Path, params: PitchParams, jobs: int | None
     return summary
 
 
+def placement_text(placement: dict) -> str:
+    """A placement (:func:`pitchprobe.core.timing.label_timing_identity`) in words."""
+    rule = "at the nominal centres" if placement["placement"] == "fixed" else f"by rule {placement['placement']}"
+    return f"{rule} + {placement['offset_samples']} samples"
+
+
 __all__ = [
     "LabelSummary",
     "label_file",
     "label_row",
-    "labels_offset",
+    "labels_placement",
     "make_labels",
-    "mean_offset",
     "moved_from",
+    "placement_text",
     "tracker_timing",
 ]

@@ -18,8 +18,9 @@ praat    praat-parselmouth    GPL-3.0+  Praat's autocorrelation pitch (``To Pitc
 swift    swift-f0             MIT       SwiftF0's ONNX model, bundled in the wheel (offline)
 =======  ===================  ========  ==================================================
 
-Where a tracker's labels really sit in time, relative to the nominal centres, is
-measured by :mod:`pitchprobe.labels.calibrate`.
+Where a tracker's labels really sit in time is placed by its rule (:func:`track_placed`:
+pYAAPT's per utterance, :mod:`pitchprobe.labels.yaapt_windows`) and checked on delay-free
+signals by :mod:`pitchprobe.labels.calibrate`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 
 from pitchprobe.core.audio import SAMPLING_RATE, check_waveform
 from pitchprobe.core.errors import AudioError, PitchProbeError, UnknownNameError
+from pitchprobe.core.timing import FIXED, PYAAPT_WINDOW
 from pitchprobe.labels.pitch import DEFAULT_PARAMS, PitchParams, track
 
 DEFAULT_TRACKER = "pyaapt"
@@ -61,6 +63,9 @@ class TrackerInfo:
         SPDX identifier of the package's licence.
     description : str
         One line: the method and settings.
+    placement : str
+        Where its frames are placed (:data:`pitchprobe.core.timing.PLACEMENTS`): ``fixed`` at the nominal
+        centres (plus a measured offset, if any), or ``pyaapt-window`` per utterance.
     """
 
     name: str
@@ -68,6 +73,7 @@ class TrackerInfo:
     module: str
     licence: str
     description: str
+    placement: str = FIXED
 
 
 TRACKERS: dict[str, TrackerInfo] = {
@@ -77,6 +83,7 @@ TRACKERS: dict[str, TrackerInfo] = {
         "amfm_decompy.pYAAPT",
         "MIT",
         "YAAPT (Zahorian & Hu 2008), pYAAPT port: spectral + NCCF candidates, dynamic programming",
+        PYAAPT_WINDOW,
     ),
     "praat": TrackerInfo(
         "praat",
@@ -190,8 +197,13 @@ def to_grid(
     return out
 
 
-def _pyaapt(wav: np.ndarray, params: PitchParams, sampling_rate: int) -> np.ndarray:
-    return track(wav, params=params, sampling_rate=sampling_rate)
+def _pyaapt(wav: np.ndarray, params: PitchParams, sampling_rate: int) -> tuple[np.ndarray, int]:
+    from pitchprobe.labels.yaapt_windows import recorded_windows, utterance_offset
+
+    with recorded_windows() as inputs:
+        f0 = track(wav, params=params, sampling_rate=sampling_rate)
+    size = params.frame_size_samples(sampling_rate)
+    return f0, utterance_offset(f0, inputs, frame_size=size, sampling_rate=sampling_rate)
 
 
 def _praat(wav: np.ndarray, params: PitchParams, sampling_rate: int) -> np.ndarray:
@@ -244,13 +256,30 @@ def _swift(wav: np.ndarray, params: PitchParams, sampling_rate: int) -> np.ndarr
     return to_grid(times, f0, centres, hop_samples=SWIFT_HOP_SAMPLES * sampling_rate / SAMPLING_RATE)
 
 
-_RUNNERS = {"pyaapt": _pyaapt, "praat": _praat, "swift": _swift}
+_RUNNERS = {"praat": _praat, "swift": _swift}
 
 
-def track_with(
+@dataclass(frozen=True)
+class Tracked:
+    """One utterance's labels and where they sit.
+
+    Attributes
+    ----------
+    f0_hz : np.ndarray
+        float64 (G,), Hz, 0 = unvoiced, on the grid of :func:`grid_frames`.
+    offset_samples : int
+        Samples from the nominal centres to where the tracker's placement rule puts this utterance's
+        frames (:attr:`TrackerInfo.placement`; 0 for ``fixed``).
+    """
+
+    f0_hz: np.ndarray
+    offset_samples: int = 0
+
+
+def track_placed(
     name: str, wav: np.ndarray, *, params: PitchParams = DEFAULT_PARAMS, sampling_rate: int = SAMPLING_RATE
-) -> np.ndarray:
-    """F0 of a waveform by tracker ``name``, on pYAAPT's frame grid.
+) -> Tracked:
+    """F0 of a waveform by tracker ``name``, on pYAAPT's frame grid, with where its frames sit.
 
     Parameters
     ----------
@@ -265,9 +294,9 @@ def track_with(
 
     Returns
     -------
-    np.ndarray
-        float64, shape (grid_frames(N),), Hz, 0 = unvoiced; frame ``k`` nominally centred at
-        ``params.first_centre_samples() + k * params.hop_samples()``.
+    Tracked
+        ``f0_hz`` (grid_frames(N),): frame ``k`` nominally centred at
+        ``params.first_centre_samples() + k * params.hop_samples()``, placed ``offset_samples`` from there.
 
     Raises
     ------
@@ -283,8 +312,9 @@ def track_with(
     require(name)
     wav = np.asarray(wav, dtype=np.float64)
     check_waveform(wav)
+    offset = 0
     if name == "pyaapt":
-        f0 = _pyaapt(wav, params, sampling_rate)  # track() classifies its own failures
+        f0, offset = _pyaapt(wav, params, sampling_rate)  # track() classifies its own failures
     else:
         if name == "swift":
             swift_range(params)
@@ -297,19 +327,28 @@ def track_with(
     expected = grid_frames(wav.size, params=params, sampling_rate=sampling_rate)
     if f0.shape != (expected,):
         raise PitchProbeError(f"the {name} tracker gave {f0.shape} labels, the grid has {expected} frames")
-    return np.asarray(f0, dtype=np.float64)
+    return Tracked(np.asarray(f0, dtype=np.float64), int(offset))
+
+
+def track_with(
+    name: str, wav: np.ndarray, *, params: PitchParams = DEFAULT_PARAMS, sampling_rate: int = SAMPLING_RATE
+) -> np.ndarray:
+    """The labels of :func:`track_placed` alone: float64 (grid_frames(N),), Hz, 0 = unvoiced."""
+    return track_placed(name, wav, params=params, sampling_rate=sampling_rate).f0_hz
 
 
 __all__ = [
     "DEFAULT_TRACKER",
     "TRACKERS",
     "TrackerInfo",
+    "Tracked",
     "TrackerMissingError",
     "grid_frames",
     "release_detectors",
     "require",
     "swift_range",
     "to_grid",
+    "track_placed",
     "track_with",
     "tracker_info",
 ]

@@ -138,9 +138,14 @@ class Backend:
     grid_offset: float = 0.0
 
     @property
+    def nominal_grid(self) -> FrameGrid:
+        """Frame ``k`` nominally centred at sample ``window / 2 + k * hop`` (the middle of its window)."""
+        return FrameGrid(first=self.window / 2, hop=float(self.hop))
+
+    @property
     def grid(self) -> FrameGrid:
-        """Frame ``k`` is centred at sample ``window / 2 + grid_offset + k * hop``."""
-        return FrameGrid(first=self.window / 2 + self.grid_offset, hop=float(self.hop))
+        """Where frame ``k`` is placed: ``window / 2 + grid_offset + k * hop`` (:mod:`pitchprobe.core.timing`)."""
+        return FrameGrid(first=self.nominal_grid.first + self.grid_offset, hop=float(self.hop))
 
     def num_frames(self, n_samples: int) -> int:
         """Real frames for ``n_samples`` samples of audio."""

@@ -1,9 +1,10 @@
 """Measured model timing: where a model's frame ``k`` really sits, relative to its nominal centre.
 
-A backend's frames are *nominally* centred at ``backend.grid.first + k * backend.grid.hop`` samples
-(the middle of the receptive field, :func:`~pitchprobe.models.base.measure_window`). What frame ``k``
+A backend's frames are *nominally* centred at ``backend.nominal_grid.first + k * backend.nominal_grid.hop``
+samples (the middle of the receptive field, :func:`~pitchprobe.models.base.measure_window`); the
+measurement is always against that grid, whatever offset the backend is placed at now. What frame ``k``
 describes may sit elsewhere (asymmetric trained weights, causal filters, feature deltas), so it is
-measured with clicks, the analogue of the trackers' calibration (:mod:`pitchprobe.labels.calibrate`):
+measured with clicks (the labels' timing is measured in :mod:`pitchprobe.labels.calibrate`):
 
 click response
     A reference signal (``seconds`` of seeded white noise at ``NOISE_RMS``) and, one click per signal,
@@ -20,7 +21,7 @@ offset
     (:func:`half_width_samples`: a few receptive fields, symmetric, so that a response spread evenly
     over all frames, from a group norm or a per-utterance normalisation, adds no bias). Frame ``k``
     describes the signal at its nominal centre plus ``offset`` samples (negative = earlier), the sign
-    convention of :class:`~pitchprobe.labels.calibrate.TrackerTiming`.
+    convention of the labels' (:mod:`pitchprobe.core.timing`).
 extent
     The span of ``d`` holding the central ``EXTENT_FRACTION`` of the response.
 
@@ -35,14 +36,17 @@ of the noise energy of a 25 ms window: far above float32 rounding, far from satu
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
 from pitchprobe.core.align import FrameGrid
+from pitchprobe.core.atomic import write_json
 from pitchprobe.core.audio import SAMPLING_RATE
 from pitchprobe.core.errors import PitchProbeError
-from pitchprobe.labels.calibrate import TIMING_TOLERANCE_MS, applied_offset
+from pitchprobe.core.timing import TIMING_TOLERANCE_MS, applied_offset, samples_to_ms
 from pitchprobe.models.base import Backend
 
 NOISE_RMS = 0.01  # full scale 1.0, the reference white noise (-40 dBFS)
@@ -97,13 +101,13 @@ class ModelTiming:
     model : str
         The backend's tag.
     nominal_first_samples, hop_samples : float
-        Nominal centre of frame 0 and hop, samples (``backend.grid``).
+        Nominal centre of frame 0 and hop, samples (``backend.nominal_grid``).
     offset_samples, offset_ms : float
         Measured: frame ``k`` describes the signal at its nominal centre plus this much (negative = earlier).
     extent_samples, extent_ms : float
         Span of the click response holding ``EXTENT_FRACTION`` of it.
     tolerance_ms : float
-        :data:`~pitchprobe.labels.calibrate.TIMING_TOLERANCE_MS`.
+        :data:`~pitchprobe.core.timing.TIMING_TOLERANCE_MS`.
     applied_offset_samples : int
         ``round(offset_samples)`` if ``|offset_ms| > tolerance_ms``, else 0.
     clicks, sites : int
@@ -140,7 +144,7 @@ class ModelTiming:
 
 def half_width_samples(backend: Backend) -> float:
     """Samples each side of a click: ``max(HALF_WIDTH_WINDOWS * window, HALF_WIDTH_HOPS * hop)``."""
-    return float(max(HALF_WIDTH_WINDOWS * backend.window, HALF_WIDTH_HOPS * backend.grid.hop))
+    return float(max(HALF_WIDTH_WINDOWS * backend.window, HALF_WIDTH_HOPS * backend.nominal_grid.hop))
 
 
 def click_sites(backend: Backend, *, n_samples: int, clicks: int, half_width: float) -> np.ndarray:
@@ -153,7 +157,7 @@ def click_sites(backend: Backend, *, n_samples: int, clicks: int, half_width: fl
     PitchProbeError
         If ``n_samples`` leaves no room for one site.
     """
-    grid = backend.grid
+    grid = backend.nominal_grid
     last = grid.first + grid.hop * (backend.num_frames(n_samples) - 1)
     k_lo = int(np.ceil((half_width + grid.hop / 2) / grid.hop))
     k_hi = int(np.floor((last - half_width - grid.hop / 2 - grid.first) / grid.hop))
@@ -197,7 +201,7 @@ def click_response(
     """
     if clicks < 2:
         raise PitchProbeError(f"a click calibration needs at least 2 click positions, got {clicks}")
-    grid = backend.grid
+    grid = backend.nominal_grid
     hw = half_width_samples(backend) if half_width is None else float(half_width)
     n = int(round(seconds * SAMPLING_RATE))
     sites = click_sites(backend, n_samples=n, clicks=clicks, half_width=hw)
@@ -227,23 +231,53 @@ def click_response(
 def calibrate_model(
     backend: Backend, *, clicks: int = CLICKS, seconds: float = SECONDS, seed: int = SEED
 ) -> ModelTiming:
-    """Measure where ``backend``'s frames sit in time, relative to ``backend.grid`` (see the module docstring).
+    """Measure where ``backend``'s frames sit in time, relative to ``backend.nominal_grid`` (module docstring).
 
     Parameters are those of :func:`click_response`; costs ``clicks + 1`` forwards of ``seconds`` of audio.
     """
     resp = click_response(backend, clicks=clicks, seconds=seconds, seed=seed)
-    offset, extent, to_ms = resp.centroid(), resp.extent(), 1000 / SAMPLING_RATE
+    offset, extent = resp.centroid(), resp.extent()
     return ModelTiming(
         model=backend.tag,
-        nominal_first_samples=float(backend.grid.first),
-        hop_samples=float(backend.grid.hop),
+        nominal_first_samples=float(backend.nominal_grid.first),
+        hop_samples=float(backend.nominal_grid.hop),
         offset_samples=offset,
-        offset_ms=offset * to_ms,
+        offset_ms=samples_to_ms(offset),
         extent_samples=extent,
-        extent_ms=extent * to_ms,
+        extent_ms=samples_to_ms(extent),
         tolerance_ms=TIMING_TOLERANCE_MS,
         applied_offset_samples=applied_offset(offset),
         clicks=clicks,
         sites=resp.sites,
         half_width_samples=resp.half_width_samples,
     )
+
+
+def place_frames(backend: Backend, *, cache: Path) -> dict:
+    """Place ``backend``'s frames where they were measured to sit: set its ``grid_offset`` to the applied offset
+    of its timing, read from ``cache`` (a JSON file) or measured now (:func:`calibrate_model`) and written there.
+
+    The study (one cache per run directory) and ``linear_regress.py`` (one per data root) both place frames
+    here, so both align alike. A model whose click response cannot be measured keeps its nominal centres, and
+    its timing says why.
+
+    Returns
+    -------
+    dict
+        The timing (:meth:`ModelTiming.as_dict`, or ``{"measured": False, "reason", "applied_offset_samples": 0}``).
+    """
+    timing = None
+    if cache.is_file():
+        try:
+            timing = json.loads(cache.read_text())
+            float(timing["applied_offset_samples"])
+        except (OSError, ValueError, KeyError, TypeError):
+            timing = None  # unreadable: measured again and replaced
+    if timing is None:
+        try:
+            timing = calibrate_model(backend).as_dict()
+        except PitchProbeError as e:  # no finite click response: the model's frames keep their nominal centres
+            timing = {"model": backend.tag, "measured": False, "reason": str(e), "applied_offset_samples": 0}
+        write_json(cache, timing)
+    backend.grid_offset = float(timing["applied_offset_samples"])
+    return timing

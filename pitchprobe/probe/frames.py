@@ -83,12 +83,15 @@ class Frames:
         (T,) float64 labels in Hz, 0 = unvoiced.
     label_index : np.ndarray
         (T,) index of each frame in the utterance's label frames.
+    centre_samples : np.ndarray
+        (T,) int64, where each label frame sits (its placed centre, :func:`label_grid`), samples.
     """
 
     id: str
     states: list[torch.Tensor]
     f0: np.ndarray
     label_index: np.ndarray
+    centre_samples: np.ndarray
 
 
 def load_records(root: Path, code: str, splits: tuple[str, ...], *, gender: str = "all") -> list[dict]:
@@ -206,7 +209,8 @@ def iter_states(
 
 
 def label_grid(label: LabelRecord) -> FrameGrid:
-    """Where the label frames of one utterance sit (as stored with its labels)."""
+    """Where the label frames of one utterance sit: its placed centres, as stored with its labels
+    (:mod:`pitchprobe.core.timing`)."""
     return FrameGrid(first=float(label.first_centre_samples), hop=float(label.hop_samples))
 
 
@@ -215,10 +219,8 @@ def aligned(backend: Backend, u: Utterance, states: list[torch.Tensor], counts: 
 
     Masked label frames (NaN) are left out, and counted.
     """
-    f0 = u.label.f0_hz
-    al = align(
-        n_labels=f0.size, label_grid=label_grid(u.label), n_model=int(states[0].shape[0]), model_grid=backend.grid
-    )
+    f0, grid = u.label.f0_hz, label_grid(u.label)
+    al = align(n_labels=f0.size, label_grid=grid, n_model=int(states[0].shape[0]), model_grid=backend.grid)
     y = f0[al.label_index]
     trusted = ~np.isnan(y)
     label_index, model_index, y = al.label_index[trusted], al.model_index[trusted], y[trusted]
@@ -229,7 +231,8 @@ def aligned(backend: Backend, u: Utterance, states: list[torch.Tensor], counts: 
     counts.masked_frames += int((~trusted).sum())
     counts.audio_seconds += u.label.num_samples / SAMPLING_RATE
     idx = torch.as_tensor(model_index, device=states[0].device)
-    return Frames(u.record["id"], [h.index_select(0, idx) for h in states], y, np.asarray(label_index))
+    centres = np.rint(grid.centres(f0.size)[label_index]).astype(np.int64)
+    return Frames(u.record["id"], [h.index_select(0, idx) for h in states], y, np.asarray(label_index), centres)
 
 
 def iter_frames(

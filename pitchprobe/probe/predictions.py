@@ -1,11 +1,11 @@
 """Test predictions per utterance and layer, streamed to a Parquet file.
 
 Predictions (:class:`PredictionWriter`). Columns: ``id``, ``layer``, ``label_index`` (int32 list: the label frame of
-each prediction), ``f0_hz`` (float32 labels), ``pred_<target>`` (float32
+each prediction), ``centre_samples`` (int64 list: where that label frame sits in the audio, its placed
+centre, :mod:`pitchprobe.core.timing`), ``f0_hz`` (float32 labels), ``pred_<target>`` (float32
 predictions of each target's probe). The schema metadata key ``pitchprobe``
-holds JSON with the language, train language, model and label parameters
-(including ``hop_samples`` and ``first_centre_samples``, which place each
-label frame in time).
+holds JSON with the language, train language, model and label parameters (the nominal grid, and how
+the labels are placed).
 
 Per-utterance statistics (:class:`StatsWriter`), kept for every scored probe: ``id``, ``layer`` and
 the metric sums, from which every metric and its bootstrap follow.
@@ -76,6 +76,7 @@ class PredictionWriter(_ParquetStream):
                 ("id", pa.string()),
                 ("layer", pa.int32()),
                 ("label_index", pa.list_(pa.int32())),
+                ("centre_samples", pa.list_(pa.int64())),
                 ("f0_hz", pa.list_(pa.float32())),
                 *[(f"pred_{t}", pa.list_(pa.float32())) for t in TARGETS],
             ],
@@ -83,8 +84,11 @@ class PredictionWriter(_ParquetStream):
         )
         super().__init__(path, schema, flush_rows=PREDICTION_FLUSH)
 
-    def add(self, utt_id: str, label_index: np.ndarray, f0: np.ndarray, preds: list[np.ndarray]) -> None:
-        """One utterance: ``preds[l]`` (T, 6) of layer ``l``."""
+    def add(
+        self, utt_id: str, label_index: np.ndarray, centres: np.ndarray, f0: np.ndarray, preds: list[np.ndarray]
+    ) -> None:
+        """One utterance: label frames ``label_index`` (T,) at ``centres`` (T,) samples; ``preds[l]`` (T, 6) of layer
+        ``l``."""
         self.flush_rows = PREDICTION_FLUSH * max(1, len(preds))
         self.extend(
             [
@@ -92,6 +96,7 @@ class PredictionWriter(_ParquetStream):
                     "id": utt_id,
                     "layer": layer,
                     "label_index": label_index.astype(np.int32),
+                    "centre_samples": np.asarray(centres, dtype=np.int64),
                     "f0_hz": f0.astype(np.float32),
                     **{f"pred_{t}": p[:, i].astype(np.float32) for i, t in enumerate(TARGETS)},
                 }

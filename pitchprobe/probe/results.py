@@ -212,7 +212,7 @@ def fingerprint(
     dtype: str = DEFAULT_DTYPE,
     pooled_languages: list[str] | None = None,
     sums_dtype: str = "float64",
-    labels_offset: int = 0,
+    labels_timing: dict | None = None,
     model_offset: float = 0.0,
 ) -> dict:
     """Everything that determines a result's numbers, as a flat dict of JSON values.
@@ -221,14 +221,15 @@ def fingerprint(
     ``labels`` the label parameters, ``dtype`` the forward pass's (recorded only
     when not float32, so that results made before ``--dtype`` existed stay valid), ``pooled_languages``
     those a pooled probe was fitted on (recorded for pooled probes only), ``sums_dtype`` the storage of
-    their sums (recorded when not float64). ``labels_offset`` and ``model_offset``: samples from the
-    nominal frame centres to where the labels' and the model's frames were measured to sit, as applied
-    in the alignment (recorded when not 0, so that a tracker or model measured anew elsewhere makes its
-    results stale).
+    their sums (recorded when not float64). ``labels_timing``: where the labels are placed
+    (:func:`pitchprobe.labels.make.labels_placement`: the tracker's placement rule and applied offset);
+    ``model_offset``: samples from the model's nominal frame centres to where they were measured to sit,
+    as applied in the alignment (recorded when not 0). So a tracker or model placed anew makes its
+    results stale.
     """
     extra = {} if dtype == DEFAULT_DTYPE else {"dtype": dtype}
-    if labels_offset:
-        extra["labels_offset_samples"] = int(labels_offset)
+    if labels_timing:
+        extra["labels_timing"] = dict(labels_timing)
     if model_offset:
         extra["model_offset_samples"] = float(model_offset)
     if pooled_languages is not None:

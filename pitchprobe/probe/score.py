@@ -22,6 +22,7 @@ from pitchprobe import __version__
 from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.core.layout import ResultFiles
 from pitchprobe.data.manifest import read_manifest
+from pitchprobe.labels.make import labels_placement
 from pitchprobe.labels.pitch import PitchParams
 from pitchprobe.labels.store import label_params, label_timing
 from pitchprobe.models.base import Backend
@@ -70,13 +71,13 @@ class ScoreTarget:
     notes: dict = field(default_factory=dict)
 
 
-def _meta(code: str, target: ScoreTarget, backend: Backend) -> dict:
+def _meta(code: str, target: ScoreTarget, backend: Backend, root: Path) -> dict:
     p = target.probes
     return {
         "code": code,
         "train_language": p.code,
         "model": backend.name,
-        "labels": _labels(p.params),
+        "labels": _labels(p.params, placement=labels_placement(root, p.params)),
         "voicing_threshold": [float(x) for x in p.threshold],  # per layer: what the voicing statistics used
     }
 
@@ -116,14 +117,14 @@ def score_targets(
         for i, w in enumerate(writers):
             w.add(frames.id, sums[i], layers=n_layers)
         for i, w in preds.items():
-            w.add(frames.id, frames.label_index, frames.f0, list(pred_of(i)))
+            w.add(frames.id, frames.label_index, frames.centre_samples, frames.f0, list(pred_of(i)))
 
     ok = False
     try:
         for i, t in enumerate(targets):
-            writers.append(StatsWriter(t.files.stats, _meta(code, t, backend)))
+            writers.append(StatsWriter(t.files.stats, _meta(code, t, backend, root)))
             if t.predictions:
-                preds[i] = PredictionWriter(t.files.predictions, _meta(code, t, backend))
+                preds[i] = PredictionWriter(t.files.predictions, _meta(code, t, backend, root))
         frames = iter_frames(
             backend,
             root=root,
@@ -174,11 +175,15 @@ def score_targets(
     return out
 
 
-def _labels(params: PitchParams, timing: dict | None = None) -> dict:
+def _labels(params: PitchParams, *, placement: dict, timing: dict | None = None) -> dict:
+    """The label settings a result or predictions file records: the nominal grid and how the labels are placed
+    (each utterance's placed centres: its labels' ``first_centre_samples``, the predictions' ``centre_samples``)."""
     return {
         **params.as_json(),
         "hop_samples": params.hop_samples(),
-        "first_centre_samples": params.first_centre_samples(),
+        "nominal_first_centre_samples": params.first_centre_samples(),
+        "placement": placement,
+        "positions": "per utterance: first_centre_samples of its labels; centre_samples of each prediction",
         "timing": timing,
     }
 
@@ -238,7 +243,8 @@ def build_result(
     records = read_manifest(root, code, splits=("test", "train", "dev"))
     lang = records[0] if records else {}
     timing = label_timing(root, code, tracker=probes.params.tracker)
-    labels = _labels(probes.params, timing)
+    placement = labels_placement(root, probes.params)
+    labels = _labels(probes.params, placement=placement, timing=timing)
     fp = fingerprint(
         model=backend.model_identity.as_dict(),
         labels=probes.params.as_json(),
@@ -253,7 +259,7 @@ def build_result(
         dtype=backend.dtype,
         pooled_languages=pooled_languages,
         sums_dtype=sums_dtype,
-        labels_offset=(timing or {}).get("applied_offset_samples", 0),
+        labels_timing=placement,
         model_offset=backend.grid_offset,
     )
     return ProbeResult(

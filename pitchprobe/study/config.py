@@ -19,7 +19,7 @@ from pitchprobe.core.layout import RunLayout
 from pitchprobe.data.fleurs import GENDERS
 from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.consensus import CONSENSUS, consensus_params
-from pitchprobe.labels.make import labels_offset
+from pitchprobe.labels.make import labels_placement
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS, PitchParams
 from pitchprobe.labels.trackers import DEFAULT_TRACKER, TRACKERS, require
 from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
@@ -322,7 +322,7 @@ def unit_fingerprint(
         dtype=cfg.dtype,
         pooled_languages=pooled_languages,
         sums_dtype=cfg.sums_dtype if train_code in (POOLED, OTHERS) else SUMS_DTYPES[0],
-        labels_offset=labels_offset(Path(cfg.data_dir), cfg.params),
+        labels_timing=labels_placement(Path(cfg.data_dir), cfg.params),
         model_offset=model_offset(cfg, model),
     )
 

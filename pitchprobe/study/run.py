@@ -62,6 +62,7 @@ def _backend(cfg: StudyConfig, model: ModelIdentity, backends: dict, loader: Loa
     """``model``'s backend, loaded once per process (one model in memory at a time), its frames placed where
     they were measured to sit (once per run directory). A ``loader``'s backends are used as they are."""
     from pitchprobe.models import load_model
+    from pitchprobe.models.calibrate import place_frames
 
     if model not in backends:
         backends.clear()
@@ -76,24 +77,9 @@ def _backend(cfg: StudyConfig, model: ModelIdentity, backends: dict, loader: Loa
                 dtype=cfg.dtype,
                 trust_checkpoint=cfg.trust_checkpoint,
             )
-            backend.grid_offset = float(_model_timing(cfg, backend)["applied_offset_samples"])
+            place_frames(backend, cache=RunLayout(cfg.run_dir).model_timing(backend.tag))
             backends[model] = backend
     return backends[model]
-
-
-def _model_timing(cfg: StudyConfig, backend: Backend) -> dict:
-    """The model's measured frame timing: from the run directory, else measured now (click responses) and kept."""
-    from pitchprobe.models.calibrate import calibrate_model
-
-    path = RunLayout(cfg.run_dir).model_timing(backend.tag)
-    if path.is_file():
-        return json.loads(path.read_text())
-    try:
-        timing = calibrate_model(backend).as_dict()
-    except PitchProbeError as e:  # no finite click response: the model's frames keep their nominal centres
-        timing = {"model": backend.tag, "measured": False, "reason": str(e), "applied_offset_samples": 0}
-    write_json(path, timing)
-    return timing
 
 
 def run_unit(
@@ -186,7 +172,7 @@ def _submitit_executor(cfg: StudyConfig):
 def _check_labels(cfg: StudyConfig) -> dict[tuple[str, str], str]:
     """``{(code, tracker): how}`` of labels in the data root made otherwise than the study would make them: with
     other settings, or at another offset than the tracker is measured at now (another version of it, say)."""
-    from pitchprobe.labels.make import labels_offset, moved_from
+    from pitchprobe.labels.make import labels_placement, moved_from, placement_text
 
     root = Path(cfg.data_dir)
     out = {}
@@ -200,10 +186,10 @@ def _check_labels(cfg: StudyConfig) -> dict[tuple[str, str], str]:
             if stored != want:
                 out[code, tracker] = f"made with {stored.as_json()}, not {want.as_json()}"
                 continue
-            now = labels_offset(root, want)
+            now = labels_placement(root, want)
             was = moved_from(root, code, want, now)
             if was is not None:
-                out[code, tracker] = f"sit {was} samples from the nominal centres, but {tracker} is measured at {now}"
+                out[code, tracker] = f"are placed {placement_text(was)}, but {tracker} is now {placement_text(now)}"
     return out
 
 

@@ -15,13 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pitchprobe.core.audio import load_audio
 from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.core.layout import label_split_dir, label_timing_path
+from pitchprobe.core.timing import label_timing_identity as _placed
 from pitchprobe.data.fleurs import LocalSource, gather
 from pitchprobe.data.manifest import read_manifest
 from pitchprobe.labels.make import make_labels, moved_from
 from pitchprobe.labels.pitch import PitchParams
 from pitchprobe.labels.store import label_timing, read_labels
+from pitchprobe.labels.trackers import track_placed
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -101,29 +104,37 @@ def test_out_of_memory_in_pyaapt_is_a_transient_failure(tmp_path, corpus, table)
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "['out_of_memory']"
-    # the calibration failed too (nominal centres), and now succeeds: a store of failed rows sits nowhere, so
-    # its rows are simply retried at the measured offset
-    assert label_timing(root, "zz_intonation")["applied_offset_samples"] == 0
+    # the calibration failed too (placed by the rule alone), and now succeeds: a store of failed rows sits
+    # nowhere, so its rows are simply retried where they are placed now
+    failed_timing = label_timing(root, "zz_intonation")
+    assert failed_timing["measured"] is False and failed_timing["applied_offset_samples"] == 0
+    label_timing_path(root, "zz_intonation", tracker="pyaapt").write_text('{"applied_offset_samples": 7}')
     again = make_labels("zz_intonation", root=root, splits=("test",), progress=False)
     assert again.retried == again.total and not again.failed
-    offset = label_timing(root, "zz_intonation")["applied_offset_samples"]
-    assert offset != 0 and moved_from(root, "zz_intonation", PitchParams(), offset) is None
+    timing = label_timing(root, "zz_intonation")
+    assert "by_register" in timing and moved_from(root, "zz_intonation", PitchParams(), _placed(timing)) is None
+    records = {r["id"]: r for r in read_manifest(root, "zz_intonation")}
     for lab in read_labels(root, "zz_intonation", "test").values():
-        assert lab.first_centre_samples == PitchParams().first_centre_samples() + offset
+        wav = load_audio(records[lab.id]["path"])
+        placed = track_placed("pyaapt", wav).offset_samples
+        assert (
+            lab.first_centre_samples == PitchParams().first_centre_samples() + placed + timing["applied_offset_samples"]
+        )
 
 
 def test_labels_stored_before_timings_were_measured_sit_at_the_nominal_centres(tmp_path, corpus, table):
     root = _gathered(tmp_path, corpus, table, splits=("test",))
     make_labels("zz_intonation", root=root, splits=("test",), progress=False)
-    offset = label_timing(root, "zz_intonation")["applied_offset_samples"]
+    now = _placed(label_timing(root, "zz_intonation"))
     label_timing_path(root, "zz_intonation", tracker="pyaapt").unlink()  # as a store of before timings
-    assert moved_from(root, "zz_intonation", PitchParams(), offset) == 0 != offset
+    assert moved_from(root, "zz_intonation", PitchParams(), now) == {"placement": "fixed", "offset_samples": 0}
     with pytest.raises(
-        PitchProbeError, match=f"sit 0 samples from the nominal centres, but pyaapt is now measured at {offset}"
+        PitchProbeError,
+        match="placed at the nominal centres \\+ 0 samples, but pyaapt is now placed by rule pyaapt-window",
     ):
         make_labels("zz_intonation", root=root, splits=("test",), progress=False)
     make_labels("zz_intonation", root=root, splits=("test",), overwrite=True, progress=False)
-    assert moved_from(root, "zz_intonation", PitchParams(), offset) is None
+    assert moved_from(root, "zz_intonation", PitchParams(), now) is None
 
 
 def test_two_concurrent_runs_give_one_set_of_rows(tmp_path, corpus, table):

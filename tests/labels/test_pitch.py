@@ -15,6 +15,7 @@ from pitchprobe.data.synth import synth_utterance, true_f0_at
 from pitchprobe.labels.make import make_labels
 from pitchprobe.labels.pitch import PitchParams, track
 from pitchprobe.labels.store import label_timing, read_labels
+from pitchprobe.labels.trackers import track_placed
 from tests.conftest import SHARED_EXAMPLES, write_bad_files
 
 
@@ -22,6 +23,17 @@ def reference(wav, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return pyaapt.yaapt(basic.SignalObj(np.asarray(wav, dtype=np.float64), 16000), **kw).samp_values
+
+
+def reference_frames_pos(wav, **kw) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.asarray(pyaapt.yaapt(basic.SignalObj(np.asarray(wav, dtype=np.float64), 16000), **kw).frames_pos)
+
+
+def placement(wav, params) -> int:
+    """Samples the pYAAPT placement rule moves this utterance's frames (pitchprobe.labels.yaapt_windows)."""
+    return track_placed("pyaapt", wav, params=params).offset_samples
 
 
 @pytest.mark.parametrize("f0", [90.0, 150.0, 240.0, 330.0])
@@ -58,11 +70,15 @@ def test_labels_equal_amfm_decompy_frame_for_frame(labelled, table):
     for rec in records:
         lab = stored[rec["split"]][rec["id"]]
         assert lab.status == "ok"
-        want = reference(load_audio(rec["path"]), **params.yaapt_kwargs())
+        wav = load_audio(rec["path"])
+        want = reference(wav, **params.yaapt_kwargs())
         np.testing.assert_array_equal(lab.f0_hz, want)
-        # frame 0 is stored where it was measured to sit: pYAAPT's nominal 200 plus the applied offset
+        # frame 0 is stored where it is placed: pYAAPT's frames_pos[0], plus this utterance's placement at its
+        # correlation windows, plus the applied offset; only the position moves, never a value
         offset = label_timing(labelled, code)["applied_offset_samples"]
-        assert (lab.hop_samples, lab.first_centre_samples) == (320, 200 + offset)
+        first = reference_frames_pos(wav, **params.yaapt_kwargs())[0]
+        assert first == 200 and lab.hop_samples == 320
+        assert lab.first_centre_samples == first + placement(wav, params) + offset
 
 
 def test_other_settings_are_passed_through(tmp_path, corpus, table):
@@ -72,9 +88,10 @@ def test_other_settings_are_passed_through(tmp_path, corpus, table):
     make_labels("zz_contour", root=root, params=params, jobs=2, splits=("test",), progress=False)
     rec = read_manifest(root, "zz_contour")[0]
     lab = read_labels(root, "zz_contour", "test")[rec["id"]]
-    np.testing.assert_array_equal(lab.f0_hz, reference(load_audio(rec["path"]), **params.yaapt_kwargs()))
+    wav = load_audio(rec["path"])
+    np.testing.assert_array_equal(lab.f0_hz, reference(wav, **params.yaapt_kwargs()))
     offset = label_timing(root, "zz_contour")["applied_offset_samples"]
-    assert (lab.hop_samples, lab.first_centre_samples) == (160, 280 + offset)
+    assert (lab.hop_samples, lab.first_centre_samples) == (160, 280 + placement(wav, params) + offset)
     with pytest.raises(PitchProbeError, match="overwrite"):
         make_labels("zz_contour", root=root, splits=("test",), progress=False)
 
@@ -169,7 +186,7 @@ def _frames_pos(wav, params):
 )
 def test_stored_frame_centres_are_amfm_decompys_frames_pos(tmp_path, corpus, table, length_ms, space_ms):
     """Labels made with any accepted setting sit exactly where pYAAPT itself says (odd frame sizes included),
-    moved by the measured offset of these settings."""
+    moved by the utterance's placement and the measured offset of these settings."""
     root = tmp_path / "d"
     gather([table["zz_contour"]], root=root, source=LocalSource(corpus), splits=("test",))
     params = PitchParams(frame_length_ms=length_ms, frame_space_ms=space_ms)
@@ -177,7 +194,9 @@ def test_stored_frame_centres_are_amfm_decompys_frames_pos(tmp_path, corpus, tab
     labels = read_labels(root, "zz_contour", "test")
     for rec in read_manifest(root, "zz_contour")[:2]:
         lab = labels[rec["id"]]
-        want = _frames_pos(load_audio(rec["path"]), params) + label_timing(root, "zz_contour")["applied_offset_samples"]
+        wav = load_audio(rec["path"])
+        applied = label_timing(root, "zz_contour")["applied_offset_samples"]
+        want = _frames_pos(wav, params) + placement(wav, params) + applied
         got = lab.first_centre_samples + lab.hop_samples * np.arange(lab.f0_hz.size)
         np.testing.assert_array_equal(got, want)
 

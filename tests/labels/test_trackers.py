@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pitchprobe.core.errors import AudioError, PitchProbeError, UnknownNameError
-from pitchprobe.data.synth import voiced_signal
+from pitchprobe.data.synth import harmonic_signal
 from pitchprobe.labels import trackers
 from pitchprobe.labels.pitch import PitchParams, track
 from pitchprobe.labels.trackers import (
@@ -31,7 +31,7 @@ GUARD = 1600  # samples: frames this close to a voicing edge are not scored
 def _wav(f0_track, *, seed=0, lead=LEAD, trail=LEAD):
     """(wave, true F0 per sample): noise floor, the voiced track at peak 0.5, noise floor."""
     rng = np.random.default_rng(seed)
-    v = voiced_signal(np.asarray(f0_track, dtype=np.float64), rng=rng)
+    v = harmonic_signal(np.asarray(f0_track, dtype=np.float64), rng=rng)
     wav = np.concatenate([np.zeros(lead), 0.5 * v / np.max(np.abs(v)), np.zeros(trail)])
     f0 = np.concatenate([np.zeros(lead), f0_track, np.zeros(trail)])
     return wav + 1e-4 * rng.standard_normal(wav.size), f0

@@ -16,7 +16,7 @@ def _frames(rng, n_utts, planted):
         f0 = np.where(rng.random(t) < 0.7, rng.uniform(90, 250, t), 0.0)
         x0 = np.column_stack([2.0 * f0 + 5.0, rng.normal(size=(t, 2))]) if planted else rng.normal(size=(t, 3))
         states = [torch.tensor(x0), torch.tensor(rng.normal(size=(t, 3)))]
-        out.append(Frames(f"u{i}", states, f0, np.arange(t)))
+        out.append(Frames(f"u{i}", states, f0, np.arange(t), 200 + 320 * np.arange(t)))
     return out
 
 

@@ -23,7 +23,7 @@ def _language(rng, n_utts, offset):
         x0 = rng.normal(size=(t, 5)) + offset
         f0 = np.where(rng.random(t) < 0.7, 150 + x0 @ w + rng.normal(scale=2.0, size=t), 0.0)
         states = [torch.tensor(x0), torch.tensor(rng.normal(size=(t, 3)) + offset)]
-        out.append(Frames(f"u{i}", states, f0, np.arange(t)))
+        out.append(Frames(f"u{i}", states, f0, np.arange(t), 200 + 320 * np.arange(t)))
     return out
 
 

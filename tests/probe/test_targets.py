@@ -31,7 +31,7 @@ def _utterance(rng, base_hz, uid):
     layer1 = np.column_stack([np.where(voiced, contour, 0.0) + rng.normal(0, 0.05, t), noise()])  # contour only
     layer2 = np.column_stack([voiced + rng.normal(0, 0.1, t), noise()])  # voicing only
     states = [torch.tensor(x) for x in (layer0, layer1, layer2)]
-    return Frames(uid, states, f0, np.arange(t))
+    return Frames(uid, states, f0, np.arange(t), 200 + 320 * np.arange(t))
 
 
 @pytest.fixture(scope="module")
