@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,6 +41,17 @@ def test_scripts_end_to_end(workdir, corpus):
     result = json.loads((d / "data" / "results" / "fbank" / "zz_level.json").read_text())
     assert mses == pytest.approx([layer["f0_all"]["mse_hz2"] for layer in result["layers"]], rel=1e-5)
     assert "MSE Hz²" in r.stdout and " mean |" in r.stdout
+    # the model's frames are placed where they were measured, as the study places them
+    timing = json.loads((d / "data" / "calibration" / "models" / "fbank.json").read_text())
+    assert result["model"]["first_centre_samples"] == 200 + timing["applied_offset_samples"]
+    # the labels' placement is recorded, and every prediction carries where its label frame sits
+    assert result["labels"]["placement"] == result["fingerprint"]["labels_timing"]
+    assert result["labels"]["nominal_first_centre_samples"] == 200 and "first_centre_samples" not in result["labels"]
+    preds = pd.read_parquet(d / "data" / "results" / "fbank" / "zz_level.predictions.parquet")
+    labels = read_labels(d / "data", "zz_level", "test")
+    for _, row in preds[preds.layer == 0].iterrows():
+        lab = labels[row.id]
+        assert list(row.centre_samples) == list(lab.first_centre_samples + 320 * np.asarray(row.label_index))
 
 
 @pytest.mark.slow

@@ -7,9 +7,9 @@ import pytest
 from transformers import HubertConfig
 
 from pitchprobe.core.errors import PitchProbeError
-from pitchprobe.labels.calibrate import TIMING_TOLERANCE_MS
+from pitchprobe.core.timing import TIMING_TOLERANCE_MS
 from pitchprobe.models import load_model
-from pitchprobe.models.calibrate import ModelTiming, calibrate_model, click_response
+from pitchprobe.models.calibrate import ModelTiming, calibrate_model, click_response, place_frames
 
 TOLERANCE_SAMPLES = TIMING_TOLERANCE_MS * 16  # 1 ms at 16 kHz
 KALDI_WINDOW = 400  # samples, fbank's 25 ms frame
@@ -91,6 +91,28 @@ def test_a_planted_delay_is_recovered(fbank, fbank_timing, delay):
     # 5 ms and 3 ms, both beyond the tolerance: corrected by the rounded offset
     assert shifted.applied_offset_samples == round(shifted.offset_samples) != 0
     assert shifted.grid.first == 200.0 + shifted.applied_offset_samples
+
+
+def test_a_placed_model_is_measured_against_its_nominal_grid(fbank_timing):
+    """A model already placed 32 samples late is measured as it is, not against its placed grid (which would
+    read -32 from a 'nominal' of 232)."""
+    placed = load_model("fbank", device="cpu")
+    placed.grid_offset = 32.0
+    t = calibrate_model(placed)
+    assert t.nominal_first_samples == 200.0 and placed.grid.first == 232.0
+    assert t.offset_samples == pytest.approx(fbank_timing.offset_samples, abs=1e-9)
+
+
+def test_frames_are_placed_from_the_cache_or_measured_once(fbank_timing, tmp_path):
+    backend = load_model("fbank", device="cpu")
+    cache = tmp_path / "calibration" / "models" / "fbank.json"
+    first = place_frames(backend, cache=cache)
+    assert first["offset_samples"] == pytest.approx(fbank_timing.offset_samples)
+    assert json.loads(cache.read_text()) == first and backend.grid_offset == first["applied_offset_samples"] == 0
+    cache.write_text(json.dumps({**first, "applied_offset_samples": 24}))  # as measured by another version
+    assert place_frames(backend, cache=cache)["applied_offset_samples"] == 24 and backend.grid.first == 224.0
+    cache.write_text("{not json")  # unreadable: measured again and replaced
+    assert place_frames(backend, cache=cache)["applied_offset_samples"] == 0 and backend.grid.first == 200.0
 
 
 def test_as_dict_is_json_ready(fbank_timing):
