@@ -26,14 +26,13 @@ from pitchprobe.labels.pitch import PitchParams
 from pitchprobe.labels.store import label_params, label_timing
 from pitchprobe.models.base import Backend
 from pitchprobe.probe import core
+from pitchprobe.probe.fingerprint import FIT_SPLITS, SCORE_SPLITS, ProbeSettings
 from pitchprobe.probe.frames import RunState, iter_frames, load_records
 from pitchprobe.probe.metrics import METRICS, TARGETS, Scores
 from pitchprobe.probe.predictions import PredictionWriter, StatsWriter
-from pitchprobe.probe.results import LayerMetrics, ProbeResult, TargetScores, VoicedScores, fingerprint, write_result
+from pitchprobe.probe.results import LayerMetrics, ProbeResult, TargetScores, VoicedScores, write_result
 
 VOICED = {f.name for f in fields(VoicedScores)}
-FIT_SPLITS = ("train", "dev")
-SCORE_SPLITS = ("test",)
 
 
 @dataclass
@@ -54,8 +53,6 @@ class ScoreTarget:
         The fit's time, recorded in the result.
     pooled_languages : list of str or None
         For a pooled probe: the languages it was fitted on (part of the fingerprint).
-    sums_dtype : str
-        For a pooled probe: the storage of the sums it was fitted from (part of the fingerprint).
     notes : dict
         Recorded in the result's ``probe`` section.
     """
@@ -66,7 +63,6 @@ class ScoreTarget:
     predictions: bool = True
     fit_seconds: float | None = None
     pooled_languages: list[str] | None = None
-    sums_dtype: str = "float64"
     notes: dict = field(default_factory=dict)
 
 
@@ -87,20 +83,22 @@ def score_targets(
     *,
     root: Path,
     backend: Backend,
-    alpha: float | None,
-    gender: str = "all",
-    postprocess: bool = False,
+    settings: ProbeSettings,
     fail_fast: bool = False,
     progress: bool = True,
     t0: float | None = None,
 ) -> list[ProbeResult]:
     """Score every target on ``code``'s test split in one pass through the model; write and return the results.
 
-    Nothing is written unless the whole pass succeeds; raises when no test frame is usable.
+    Each result records the fingerprint of ``settings`` (:mod:`pitchprobe.probe.fingerprint`), which the caller
+    made from its configuration; they are checked against the labels and the backend used. Nothing is written
+    unless the whole pass succeeds; raises when no test frame is usable.
     """
     t0 = time.perf_counter() if t0 is None else t0
+    gender = settings.gender
     labels = targets[0].probes.params.tracker
     params = label_params(root, code, tracker=labels)
+    _check_settings(settings, code, root=root, params=params, backend=backend)
     for t in targets:
         if t.probes.params != params:
             raise PitchProbeError(
@@ -159,12 +157,9 @@ def score_targets(
             backend=backend,
             scores=sc,
             state=full,
-            alpha=alpha,
-            gender=gender,
-            postprocess=postprocess,
+            settings=settings,
             pred_path=t.files.predictions if i in preds else None,
             pooled_languages=t.pooled_languages,
-            sums_dtype=t.sums_dtype,
             probe_notes=t.notes,
         )
         result.wall_seconds = time.perf_counter() - t0
@@ -172,6 +167,26 @@ def score_targets(
         write_result(t.files.json, result)
         out.append(result)
     return out
+
+
+def _check_settings(settings: ProbeSettings, code: str, *, root: Path, params: PitchParams, backend: Backend) -> None:
+    """Refuse to record ``settings`` in results they would misdescribe: labels made otherwise, or frames placed
+    elsewhere, than they say."""
+    stored = label_timing(root, code, tracker=params.tracker)
+    problems = []
+    if params.as_json() != settings.labels.as_json():
+        problems.append(f"its labels were made with {params.as_json()}, not {settings.labels.as_json()}")
+    if stored is not None and int(stored["applied_offset_samples"]) != settings.labels_offset:
+        problems.append(
+            f"its {params.tracker} labels sit {stored['applied_offset_samples']} samples from the nominal centres, "
+            f"not {settings.labels_offset} (relabel it with --overwrite)"
+        )
+    if float(backend.grid_offset) != settings.model_offset:
+        problems.append(f"the model's frames are placed {backend.grid_offset} samples off, not {settings.model_offset}")
+    if backend.dtype != settings.dtype:
+        problems.append(f"the model runs in {backend.dtype}, not {settings.dtype}")
+    if problems:
+        raise PitchProbeError(f"{code}: cannot score: " + "; ".join(problems))
 
 
 def _labels(params: PitchParams, timing: dict | None = None) -> dict:
@@ -214,15 +229,14 @@ def build_result(
     backend: Backend,
     scores: Scores,
     state: RunState,
-    alpha: float | None,
-    gender: str,
-    postprocess: bool,
+    settings: ProbeSettings,
     pred_path: Path | None,
     pooled_languages: list[str] | None = None,
-    sums_dtype: str = "float64",
     probe_notes: dict | None = None,
 ) -> ProbeResult:
-    """The typed result of scoring ``probes`` on ``code`` (``pooled_languages``: of a pooled probe's fit)."""
+    """The typed result of scoring ``probes`` on ``code`` (``pooled_languages``: of a pooled probe's fit), with
+    the fingerprint of ``settings``."""
+    alpha, gender, postprocess = settings.alpha, settings.gender, settings.postprocess
     n_layers = len(probes.coef)
     layers = []
     for layer in range(n_layers):
@@ -239,25 +253,10 @@ def build_result(
     lang = records[0] if records else {}
     timing = label_timing(root, code, tracker=probes.params.tracker)
     labels = _labels(probes.params, timing)
-    fp = fingerprint(
-        model=backend.model_identity.as_dict(),
-        labels=probes.params.as_json(),
-        alpha=alpha,
-        train_language=probes.code,
-        test_language=code,
-        gender=gender,
-        fit_splits=FIT_SPLITS,
-        score_splits=SCORE_SPLITS,
-        seed=backend.model_identity.seed,
-        postprocess=postprocess,
-        dtype=backend.dtype,
-        pooled_languages=pooled_languages,
-        sums_dtype=sums_dtype,
-        labels_offset=(timing or {}).get("applied_offset_samples", 0),
-        model_offset=backend.grid_offset,
-    )
     return ProbeResult(
-        fingerprint=fp,
+        fingerprint=settings.fingerprint(
+            train_language=probes.code, test_language=code, pooled_languages=pooled_languages
+        ),
         language={"code": code, **{k: lang.get(k) for k in ("lang_id", "language", "lang_group", "tone_class")}},
         train_language=probes.code,
         model=backend.describe(),
@@ -283,4 +282,4 @@ def build_result(
     )
 
 
-__all__ = ["FIT_SPLITS", "SCORE_SPLITS", "ScoreTarget", "build_result", "score_targets"]
+__all__ = ["ScoreTarget", "build_result", "score_targets"]

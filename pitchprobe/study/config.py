@@ -19,13 +19,12 @@ from pitchprobe.core.layout import RunLayout
 from pitchprobe.data.fleurs import GENDERS
 from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.consensus import CONSENSUS, consensus_params
-from pitchprobe.labels.make import labels_offset
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS, PitchParams
 from pitchprobe.labels.trackers import DEFAULT_TRACKER, TRACKERS, require
 from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
 from pitchprobe.models.identity import ModelIdentity
+from pitchprobe.probe.fingerprint import ProbeSettings, probe_settings
 from pitchprobe.probe.pool import SUMS_DTYPES
-from pitchprobe.probe.results import fingerprint
 
 EXECUTORS = ("local", "slurm", "submitit-local")
 FIT, POOL, SCORE = "fit", "pool", "score"
@@ -297,6 +296,23 @@ def units_of(cfg: StudyConfig) -> list[Unit]:
     return units
 
 
+def study_settings(cfg: StudyConfig, model: ModelIdentity) -> ProbeSettings:
+    """The fingerprint's inputs of ``model``'s results in this study: what its units write into them, and what
+    what is on disk is checked against (one builder for both, :func:`pitchprobe.probe.fingerprint.probe_settings`).
+    """
+    return probe_settings(
+        root=Path(cfg.data_dir),
+        model=model,
+        labels=cfg.params,
+        model_offset=model_offset(cfg, model),
+        alpha=cfg.alpha,
+        gender=cfg.gender,
+        postprocess=cfg.postprocess,
+        dtype=cfg.dtype,
+        sums_dtype=cfg.sums_dtype,
+    )
+
+
 def unit_fingerprint(
     cfg: StudyConfig,
     model: ModelIdentity,
@@ -309,21 +325,8 @@ def unit_fingerprint(
 
     ``test_code`` None: what a fit (or the pool, ``train_code`` = ``pooled``) must have been made with.
     """
-    return fingerprint(
-        model=model.as_dict(),
-        labels=cfg.params.as_json(),
-        alpha=cfg.alpha,
-        train_language=train_code,
-        test_language=test_code,
-        gender=cfg.gender,
-        score_splits=() if test_code is None else ("test",),
-        seed=model.seed,  # a random init's seed; --seed otherwise only seeds the report's statistics
-        postprocess=cfg.postprocess and test_code is not None,
-        dtype=cfg.dtype,
-        pooled_languages=pooled_languages,
-        sums_dtype=cfg.sums_dtype if train_code in (POOLED, OTHERS) else SUMS_DTYPES[0],
-        labels_offset=labels_offset(Path(cfg.data_dir), cfg.params),
-        model_offset=model_offset(cfg, model),
+    return study_settings(cfg, model).fingerprint(
+        train_language=train_code, test_language=test_code, pooled_languages=pooled_languages
     )
 
 
@@ -377,6 +380,7 @@ __all__ = [
     "resolved",
     "split_list",
     "study_command",
+    "study_settings",
     "unit_fingerprint",
     "units_of",
 ]
