@@ -117,32 +117,19 @@ def test_an_unwritable_run_directory_is_refused_before_any_work(study, tmp_path)
         run_reported(bad, progress=False)
 
 
-def test_a_failed_recomputation_leaves_no_old_number_in_the_tables_or_the_report(tmp_path):
+def test_a_failed_recomputation_leaves_no_old_number_in_the_tables_or_the_report(small_study, tmp_path):
     """Rerun with --alpha 1 --overwrite, one language's test audio broken in between: its score fails, and its old
     results (dev-grid alpha) stay on disk; no table holds them, and the report names them under "Not reported"."""
     from dataclasses import replace
 
     from pitchprobe.data.manifest import read_manifest
 
-    corpus = write_corpus(
-        tmp_path / "src", utterances_per_split={"train": 6, "dev": 3, "test": 4}, duration_s=(1.2, 1.5)
-    )
-    cfg = StudyConfig(
-        langs=["zz_contour", "zz_level"],
-        models=["fbank"],
-        run_dir=str(tmp_path / "run"),
-        data_dir=str(tmp_path / "data"),
-        source=str(corpus),
-        languages_table=str(corpus / "languages.tsv"),
-        train_langs=["zz_level"],
-        pooled=True,
-        bootstrap=20,
-        permutations=20,
-        device="cpu",
-    )
+    # two languages, fbank, a transfer from zz_level and the pooled probes; its own data root, to break
+    cfg = replace(small_study, run_dir=str(tmp_path / "run"), data_dir=str(tmp_path / "data"))
     first = run_reported(cfg, progress=False)
     assert not first.failed
     for rec in read_manifest(Path(cfg.data_dir), "zz_contour", splits=("test",)):
+        assert Path(rec["path"]).is_relative_to(cfg.data_dir)  # this test's copy, not the shared corpus
         Path(rec["path"]).write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt not audio at all" * 4)
     again = run_reported(replace(cfg, alpha=1.0, overwrite=True), progress=False)
     assert [u for u, _ in again.failed] == ["score--fbank--zz_contour"]
