@@ -4,7 +4,7 @@
 model's frames sit, and the probe's settings. :meth:`ProbeSettings.fingerprint` lays them out for one
 result (its train and test languages). The writer (:func:`pitchprobe.probe.score.score_targets`) records
 the fingerprint of the settings its caller hands it, and a study's checker
-(:func:`pitchprobe.study.config.unit_fingerprint`) compares what is on disk with the fingerprint of the
+(:func:`pitchprobe.study.current.unit_fingerprint`) compares what is on disk with the fingerprint of the
 same settings: :func:`probe_settings` makes them for both, so that an input (the label timing, say)
 changes in one place. :func:`fingerprint_differences` names what differs between two fingerprints.
 """

@@ -1,7 +1,7 @@
 """Which of a study's outputs are current: made with the fingerprint this configuration gives them.
 
 Every output of a unit (a fit's record, the pool's, a score unit's results) is checked against the
-fingerprint of :func:`pitchprobe.study.config.study_settings`, the same settings its unit writes into it,
+fingerprint of :func:`study_settings`, the same settings its unit writes into it,
 and is **current**, **stale** (made under other settings, from other pooled languages, or unreadable; the
 differing fields named) or **missing**. The study recomputes what is not current (stale only with
 ``overwrite``, but for a change of the languages pooled, which it recomputes on any rerun: the pool
@@ -14,13 +14,60 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.core.layout import ResultFiles, RunLayout
 from pitchprobe.models.identity import ModelIdentity
-from pitchprobe.probe.fingerprint import changed_fields, fingerprint_differences
+from pitchprobe.probe.fingerprint import ProbeSettings, changed_fields, fingerprint_differences, probe_settings
 from pitchprobe.probe.results import ProbeResult, SchemaError, read_result
-from pitchprobe.study.config import FIT, OTHERS, POOL, POOLED, SCORE, StudyConfig, Unit, study_settings, units_of
+from pitchprobe.study.config import FIT, OTHERS, POOL, POOLED, SCORE, StudyConfig, Unit, units_of
 
 REFRESHED = ("pooled_languages", "languages")  # fields that change with the study's languages, not its settings
+
+
+def study_settings(cfg: StudyConfig, model: ModelIdentity) -> ProbeSettings:
+    """The fingerprint's inputs of ``model``'s results in this study: what its units write into them, and what
+    what is on disk is checked against (one builder for both, :func:`pitchprobe.probe.fingerprint.probe_settings`).
+    """
+    return probe_settings(
+        root=Path(cfg.data_dir),
+        model=model,
+        labels=cfg.params,
+        model_offset=model_offset(cfg, model),
+        alpha=cfg.alpha,
+        gender=cfg.gender,
+        postprocess=cfg.postprocess,
+        dtype=cfg.dtype,
+        sums_dtype=cfg.sums_dtype,
+    )
+
+
+def unit_fingerprint(
+    cfg: StudyConfig,
+    model: ModelIdentity,
+    train_code: str,
+    test_code: str | None,
+    *,
+    pooled_languages: list[str] | None = None,
+) -> dict:
+    """What a result of probes fitted on ``train_code`` and scored on ``test_code`` must have been made with.
+
+    ``test_code`` None: what a fit (or the pool, ``train_code`` = ``pooled``) must have been made with.
+    """
+    return study_settings(cfg, model).fingerprint(
+        train_language=train_code, test_language=test_code, pooled_languages=pooled_languages
+    )
+
+
+def model_offset(cfg: StudyConfig, model: ModelIdentity) -> float:
+    """Samples the study places ``model``'s frames from their nominal centres: its timing measured in the run
+    directory (0 before it is measured, and for a model that could not be)."""
+    if cfg.run_dir is None:
+        return 0.0
+    path = RunLayout(cfg.run_dir).model_timing(model.tag)
+    try:
+        return float(json.loads(path.read_text())["applied_offset_samples"]) if path.is_file() else 0.0
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise PitchProbeError(f"{path} is not a readable model timing ({type(e).__name__}: {e}): delete it") from e
 
 
 @dataclass(frozen=True)
@@ -214,6 +261,9 @@ __all__ = [
     "score_outputs",
     "stale_outputs",
     "study_results",
+    "study_settings",
+    "unit_fingerprint",
+    "model_offset",
     "study_sums_fingerprint",
     "sums_current",
 ]

@@ -41,6 +41,7 @@ from pitchprobe.models.base import Backend
 from pitchprobe.models.identity import ModelIdentity
 from pitchprobe.study.config import EXECUTORS, PHASES, POOL, StudyConfig, Unit, load_config, resolved, units_of
 from pitchprobe.study.current import check_outputs, is_done, stale_outputs
+from pitchprobe.study.jobs import job_groups, log_jobs, submitit_executor
 from pitchprobe.study.prepare import ensure_labelled, needed_languages, prepare_languages
 from pitchprobe.study.units import run_work
 
@@ -176,24 +177,6 @@ class StudySummary:
         return "\n".join(lines)
 
 
-def _submitit_executor(cfg: StudyConfig):
-    import submitit
-
-    folder = RunLayout(cfg.run_dir).logs / "%j"
-    if cfg.executor == "submitit-local":
-        ex = submitit.LocalExecutor(folder=folder)
-        ex.update_parameters(timeout_min=cfg.slurm_time_min)
-        return ex
-    ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
-    params = {"timeout_min": cfg.slurm_time_min, "cpus_per_task": cfg.slurm_cpus, "name": "pitchprobe"}
-    if cfg.slurm_gpus:
-        params["gpus_per_node"] = cfg.slurm_gpus
-    if cfg.slurm_partition:
-        params["slurm_partition"] = cfg.slurm_partition
-    ex.update_parameters(**params)
-    return ex
-
-
 def _check_labels(cfg: StudyConfig) -> dict[tuple[str, str], str]:
     """``{(code, tracker): how}`` of labels in the data root made otherwise than the study would make them: with
     other settings, or at another offset than the tracker is measured at now (another version of it, say)."""
@@ -287,19 +270,6 @@ def run_study(cfg: StudyConfig, *, progress: bool = True, loader: Loader | None 
         return _run_locked(cfg, progress=progress, loader=loader)
 
 
-def _groups(cfg: StudyConfig, units: list[Unit]) -> list[list[Unit]]:
-    """Jobs of one phase: up to ``langs_per_job`` units of one model each (the pool alone)."""
-    per = max(1, cfg.langs_per_job)
-    out: list[list[Unit]] = []
-    for unit in units:
-        last = out[-1] if out else None
-        if last and last[0].model == unit.model and unit.kind != POOL and len(last) < per:
-            last.append(unit)
-        else:
-            out.append([unit])
-    return out
-
-
 def _run_locked(cfg: StudyConfig, *, progress: bool, loader: Loader | None) -> StudySummary:
     cfg, todo = _prepare(cfg)
     run = RunLayout(cfg.run_dir)
@@ -347,9 +317,9 @@ def _run_locked(cfg: StudyConfig, *, progress: bool, loader: Loader | None) -> S
                 _record(summary, run_unit(cfg, unit, backends, prepared=bad_langs, loader=loader))
                 bar.update()
             continue
-        ex = ex or _submitit_executor(cfg)  # made once, when the first jobs are due
-        jobs = [(group, ex.submit(run_units, cfg, group, prepared=bad_langs)) for group in _groups(cfg, units)]
-        _log_jobs(run, jobs)
+        ex = ex or submitit_executor(cfg)  # made once, when the first jobs are due
+        jobs = [(group, ex.submit(run_units, cfg, group, prepared=bad_langs)) for group in job_groups(cfg, units)]
+        log_jobs(run, jobs)
         for group, job in jobs:
             try:
                 for status in job.result():
@@ -367,14 +337,6 @@ def _note_recomputed(summary: StudySummary, cfg: StudyConfig, unit: Unit) -> Non
     for name, differences in stale.items():
         for why in differences:
             summary.recomputed.setdefault(why, []).append(f"{unit.uid}/{name}")
-
-
-def _log_jobs(run: RunLayout, jobs: list) -> None:
-    """``logs/jobs.json``: the job id of each unit submitted (added to across phases)."""
-    path = run.logs / "jobs.json"
-    known = json.loads(path.read_text()) if path.is_file() else {}
-    known.update({u.uid: job.job_id for group, job in jobs for u in group})
-    write_json(path, known)
 
 
 def _record(summary: StudySummary, status: UnitStatus) -> None:

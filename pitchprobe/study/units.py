@@ -27,15 +27,17 @@ from pitchprobe.labels.store import label_params
 from pitchprobe.models.base import Backend, resolve_device
 from pitchprobe.probe import core
 from pitchprobe.probe.frames import Failure, RunState, SplitCounts
-from pitchprobe.study.config import FIT, OTHERS, POOLED, SCORE, StudyConfig, Unit, study_settings, unit_fingerprint
+from pitchprobe.study.config import FIT, OTHERS, POOLED, SCORE, StudyConfig, Unit
 from pitchprobe.study.current import (
     fit_record,
     pool_record,
     read_record,
     score_outputs,
     stale_outputs,
+    study_settings,
     study_sums_fingerprint,
     sums_current,
+    unit_fingerprint,
 )
 
 

@@ -5,8 +5,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from pitchprobe.probe.results import read_result
-from pitchprobe.study.config import OTHERS, POOLED, SCORE, Unit, model_variants, unit_fingerprint
-from pitchprobe.study.current import check_outputs, study_results
+from pitchprobe.study.config import OTHERS, POOLED, SCORE, Unit, model_variants
+from pitchprobe.study.current import check_outputs, study_results, unit_fingerprint
 from tests.conftest import copy_study
 
 
