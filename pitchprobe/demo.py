@@ -81,7 +81,8 @@ def run_demo(
     """Run the whole demo; print tables and where the results are. Returns ``{(code, model): result}``."""
     from transformers import HubertConfig
 
-    from pitchprobe.analysis.aggregate import load_results
+    from pitchprobe.analysis.report import make_report
+    from pitchprobe.analysis.reported import reported_results
     from pitchprobe.data.fleurs import LocalSource, gather
     from pitchprobe.data.languages import load_table
     from pitchprobe.data.synth import write_corpus
@@ -136,12 +137,11 @@ def run_demo(
     print("3. study: fbank and a random-init HuBERT-base on every language, transfer from zz_intonation, pooled")
     summary = run_study(cfg, progress=progress)
     print(summary.text())
+    report = make_report(summary.run_dir, summary=summary)
     results = {}
-    for kind, res in load_results(Path(cfg.run_dir)):
-        if kind == "within":
-            print(summary_text(res))
-            results[(res.code, res.tag)] = res
-    report = summary.report
+    for res in reported_results(summary.run_dir).within:  # those of this configuration
+        print(summary_text(res))
+        results[(res.code, res.tag)] = res
     print(f"\ndone in {time.perf_counter() - t0:.0f} s.")
     print(f"Report (open it in a browser): {report}  (Markdown twin: {Path(report).with_suffix('.md')})")
     print(f"Results, tables and figures: {root / 'study'}")

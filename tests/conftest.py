@@ -38,6 +38,40 @@ def labelled(corpus, table, tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def small_study(corpus, labelled, tmp_path_factory):
+    """A finished study of two languages with fbank, a transfer and the pooled probes, on ``labelled`` (no report).
+    Tests that change its run directory copy it first (:func:`copy_study`)."""
+    from pitchprobe.study.config import StudyConfig
+    from pitchprobe.study.run import run_study
+
+    cfg = StudyConfig(
+        langs=["zz_contour", "zz_level"],
+        models=["fbank"],
+        run_dir=str(tmp_path_factory.mktemp("small-study") / "run"),
+        data_dir=str(labelled),
+        source=str(corpus),
+        languages_table=str(corpus / "languages.tsv"),
+        train_langs=["zz_level"],
+        pooled=True,
+        bootstrap=20,
+        permutations=20,
+        device="cpu",
+    )
+    summary = run_study(cfg, progress=False)
+    assert not summary.failed, summary.failed
+    return cfg
+
+
+def copy_study(cfg, to: Path):
+    """``cfg`` with its run directory copied to ``to`` (config.json and all)."""
+    import shutil
+    from dataclasses import replace
+
+    shutil.copytree(cfg.run_dir, to)
+    return replace(cfg, run_dir=str(to))
+
+
 def write_bad_files(folder: Path) -> dict[str, Path]:
     """The bad inputs every stage must survive: name -> path."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -58,3 +58,29 @@ def test_no_import_cycles():
 def test_python_dash_m_pitchprobe():
     out = subprocess.run([sys.executable, "-m", "pitchprobe", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "study" in out.stdout, out.stderr
+
+
+STAGES = {"core": 0, "data": 1, "labels": 2, "models": 2, "probe": 3, "study": 4, "analysis": 5, "cli": 6}
+
+
+def test_stages_import_only_earlier_ones():
+    """core, data, labels/models, probe, study, analysis, cli: each imports only itself and those before it
+    (deferred imports inside functions too: a later stage is run after, never from, an earlier one)."""
+    modules = _modules()
+    wrong = []
+    for name, path in modules.items():
+        parts = name.split(".")
+        if len(parts) < 3 or parts[1] not in STAGES:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported = [node.module]
+            elif isinstance(node, ast.Import):
+                imported = [a.name for a in node.names]
+            else:
+                continue
+            for module in (m for m in imported if m.startswith("pitchprobe.")):
+                stage = module.split(".")[1]
+                if stage in STAGES and STAGES[stage] > STAGES[parts[1]]:
+                    wrong.append(f"{name} imports {module}")
+    assert not wrong, wrong

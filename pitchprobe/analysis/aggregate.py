@@ -1,4 +1,4 @@
-"""One tidy table of every result in a run directory.
+"""One tidy table of the results a report of a run directory reads (in a study: its current ones).
 
 One row per (language, model, train language, layer, predictor, target,
 metric), with the language metadata (lang_id, name, FLEURS group, tone class),
@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pitchprobe.analysis.reported import reported_results
 from pitchprobe.analysis.stats import bootstrap, utterance_stats
 from pitchprobe.core.atomic import atomic_path
-from pitchprobe.core.layout import ResultFiles, RunLayout
+from pitchprobe.core.layout import ResultFiles
 from pitchprobe.data.languages import Language
 from pitchprobe.probe.metrics import HIGHER_IS_BETTER, METRICS, TARGETS
-from pitchprobe.probe.results import LayerMetrics, ProbeResult, read_result
+from pitchprobe.probe.results import LayerMetrics, ProbeResult
 
 COLUMNS = [
     "code",
@@ -48,17 +49,6 @@ COLUMNS = [
 ]
 
 
-def load_results(run_dir: Path) -> list[tuple[str, ProbeResult]]:
-    """``(kind, result)`` of every result in a run directory: kind ``within`` (results/) or ``transfer``.
-
-    Raises
-    ------
-    SchemaError
-        For a result this version cannot read (written before results had a schema).
-    """
-    return [(kind, read_result(p)) for kind, p in RunLayout(run_dir).result_jsons()]
-
-
 def _metric_value(lm: LayerMetrics, target: str, metric: str) -> tuple[float | None, int | None]:
     if metric in ("mse_hz2", "mse_hz2_post"):
         return getattr(lm.f0_all, metric), lm.f0_all.frames
@@ -75,14 +65,16 @@ def tidy_table(
     seed: int = 0,
     results: list[tuple[str, ProbeResult]] | None = None,
 ) -> pd.DataFrame:
-    """Collect every result under ``run_dir`` into the tidy table (see the module docstring).
+    """Collect the results a report of ``run_dir`` reads into the tidy table (see the module docstring): in a
+    study's run directory, only those current for its configuration
+    (:func:`pitchprobe.analysis.reported.reported_results`).
 
     ``table`` (a language table) overrules the metadata stored with each
     result, so a user's tone classes apply without recomputation.
-    ``results`` is :func:`load_results`'s output, if the caller has it already.
+    ``results``: the ``(kind, result)`` pairs to collect, if the caller has them already.
     """
     rows = []
-    for kind, res in load_results(run_dir) if results is None else results:
+    for kind, res in reported_results(run_dir).results if results is None else results:
         lang = dict(res.language)
         if table and lang["code"] in table:
             lang.update({k: v for k, v in table[lang["code"]].as_record().items() if v is not None})

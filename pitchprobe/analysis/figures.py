@@ -75,6 +75,11 @@ def _within(df: pd.DataFrame) -> pd.DataFrame:
     return df[df.kind == "within"]
 
 
+def _reported(df: pd.DataFrame, model_tag: str, train_language: str, code: str) -> bool:
+    """Whether ``df`` (the results a report reads) holds the result of these probes on ``code``."""
+    return bool(((df.model_tag == model_tag) & (df.train_language == train_language) & (df.code == code)).any())
+
+
 def _controls(df: pd.DataFrame) -> dict[str, bool]:
     """``{model tag: is a random-init control}``, from the table (tags of controls may carry a hash)."""
     return {t: bool(r) for t, r in zip(df.model_tag, df.random_init)}
@@ -334,7 +339,7 @@ def contour_examples(
         ax.plot(t, np.where(v, f0, np.nan), color="0.2", lw=1.5, label=labels)
         ax.plot(t, np.where(v, pr, np.nan), color=OKABE_ITO[3], lw=1.2, label=f"layer {int(b.layer)} probe")
         pooled = RunLayout(run_dir).transfer(model_tag, "pooled", b.code).predictions
-        if pooled.is_file():
+        if pooled.is_file() and _reported(df, model_tag, "pooled", b.code):  # not one left from other settings
             q = pd.read_parquet(pooled, filters=[("layer", "=", int(b.layer)), ("id", "=", row.id)])
             if len(q):
                 pq_ = np.asarray(q.iloc[0][f"pred_{target}"], dtype=float)

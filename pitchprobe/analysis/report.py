@@ -8,12 +8,17 @@ Writes, inside the run directory:
   language groups, and of each language against the reference language;
 - ``figures/*.png|svg``: (a)–(g) of :mod:`pitchprobe.analysis.figures`;
 - ``report.html`` (figures embedded) and ``report.md`` (its Markdown twin).
+
+In a study's run directory only the results current for its configuration are read; the others are
+listed under "Not reported" (:mod:`pitchprobe.analysis.reported`). Tables and figures a report no
+longer makes are deleted, so none is left from an earlier one.
 """
 
 from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -23,79 +28,49 @@ from pitchprobe.analysis.aggregate import (
     best_layers,
     detail_table,
     headline_table,
-    load_results,
     tidy_table,
     transfer_table,
     write_tables,
 )
+from pitchprobe.analysis.compare import METRIC, TARGET, run_tests
 from pitchprobe.analysis.render import write_html, write_markdown
-from pitchprobe.analysis.stats import compare_languages, group_permutation_test, utterance_stats
+from pitchprobe.analysis.reported import Reported, not_reported_table, not_reported_text, pool_records, reported_results
 from pitchprobe.analysis.tables import data_table, models_table, pooled_text
-from pitchprobe.core.atomic import atomic_path, write_json, write_text
+from pitchprobe.core.atomic import atomic_path, write_json
 from pitchprobe.core.layout import RunLayout
-from pitchprobe.probe.results import ProbeResult, read_result
-from pitchprobe.study.config import StudyConfig, load_config, study_command, units_of
+from pitchprobe.probe.results import ProbeResult
+from pitchprobe.study.config import StudyConfig, study_command
 
-TARGET, METRIC = "f0_voiced", "r"  # the headline: Pearson r of the voiced-F0 probe
-
-
-def _reference(codes: list[str], train_langs: list[str]) -> str | None:
-    for c in ("en_us", *train_langs, *sorted(codes)):
-        if c in codes:
-            return c
-    return None
+if TYPE_CHECKING:
+    from pitchprobe.study.run import StudySummary
 
 
-def run_tests(
-    run_dir: Path,
-    df: pd.DataFrame,
-    *,
-    permutations: int,
-    seed: int,
-    train_langs=(),
-    target: str = TARGET,
-    metric: str = METRIC,
-) -> dict:
-    """Tone-class and group tests on best-layer values, and each language against the reference language."""
-    best = best_layers(df[df.kind == "within"], target=target, metric=metric)
-    out = {"target": target, "metric": metric, "tone_class": {}, "lang_group": {}, "vs_reference": {}}
-    for tag, b in best.groupby("model_tag"):
-        for col in ("tone_class", "lang_group"):
-            out[col][tag] = group_permutation_test(b.value, b[col].astype(str), n_perm=permutations, seed=seed)
-        ref = _reference(list(b.code), list(train_langs))
-        if ref is None:
-            continue
-        stats = {}
-        for code in b.code:
-            pred = RunLayout(run_dir).within(tag, code).predictions
-            if pred.is_file():
-                stats[code] = utterance_stats(pred)
-        layer = b.set_index("code").layer
-        comps = {}
-        for code in sorted(stats):
-            if code == ref or ref not in stats:
-                continue
-            comps[code] = compare_languages(
-                stats[code],
-                stats[ref],
-                layer_a=int(layer[code]),
-                layer_b=int(layer[ref]),
-                target=target,
-                metric=metric,
-                n_perm=permutations,
-                seed=seed,
-            )
-        out["vs_reference"][tag] = {"reference": ref, "languages": comps}
-    return out
-
-
-def _commands(run_dir: Path, within: list[ProbeResult]) -> list[str]:
-    layout = RunLayout(run_dir)
-    if not layout.config.is_file():
+def _commands(run_dir: Path, cfg: StudyConfig | None, within: list[ProbeResult]) -> list[str]:
+    if cfg is None:
         cmds = {" ".join(res.command) for res in within}
         return sorted(cmds) + [f"pitchprobe report {shlex.quote(str(run_dir))}"]
-    cfg = load_config(run_dir)
-    return [study_command(cfg), f"pitchprobe report {shlex.quote(str(layout.root))}"]
+    return [study_command(cfg), f"pitchprobe report {shlex.quote(str(RunLayout(run_dir).root))}"]
+
+
+TABLES = ("results.csv", "results.parquet", "best_layers.csv", "transfer.csv", "tests.json", "headline.csv")
+TABLES += ("detail.csv", "agreement.csv")
+
+
+def _delete_unwritten(layout: RunLayout, written: set[Path]) -> None:
+    """Delete the report's tables and figures that this report did not write (left by an earlier one)."""
+    old = [layout.tables / name for name in TABLES]
+    old += [p for ext in ("png", "svg") for p in layout.figures.glob(f"*.{ext}")] if layout.figures.is_dir() else []
+    for path in old:
+        if path not in written:
+            path.unlink(missing_ok=True)
+
+
+def _not_reported(reported: Reported) -> list[tuple]:
+    """The report's "Not reported" section (none when nothing is left out)."""
+    text, table = not_reported_text(reported), not_reported_table(reported)
+    if text is None:
+        return []
+    return [("Not reported", text, table)] if not table.empty else [("Not reported", text)]
 
 
 def _figures(
@@ -131,64 +106,43 @@ def _figures(
     return figs
 
 
-def study_results(run_dir: Path, cfg: StudyConfig) -> tuple[list[tuple[str, ProbeResult]], list[Path]]:
-    """The results of ``cfg``'s units that exist, and the result files in ``run_dir`` that are none of them.
-
-    Leftovers (a model or language dropped from the study, a tag that changed
-    with ``--seed`` or ``--s3prl-ckpt``) are listed, never read into the report.
-    """
-    from pitchprobe.study.config import SCORE
-    from pitchprobe.study.units import score_outputs
-
-    layout = RunLayout(run_dir)
-    wanted = {}
-    for unit in units_of(cfg):
-        if unit.kind != SCORE:
-            continue
-        for train, files in score_outputs(cfg, unit).items():
-            rel = files.json.relative_to(cfg.run_dir)
-            wanted[rel] = "within" if train == unit.code else "transfer"
-    out, leftovers = [], []
-    for _, path in layout.result_jsons():
-        kind = wanted.get(path.relative_to(layout.root))
-        if kind is None:
-            leftovers.append(path)
-        else:
-            out.append((kind, read_result(path)))
-    return out, leftovers
-
-
 def make_report(
     run_dir: Path,
     *,
     bootstrap: int | None = None,
     permutations: int | None = None,
     seed: int | None = None,
-    summary=None,
+    summary: StudySummary | None = None,
 ) -> Path:
-    """Write tables, tests, figures, ``report.html`` and ``report.md`` for the results in ``run_dir``.
+    """Write tables, tests, figures, ``report.html`` and ``report.md`` for the results in ``run_dir``; return
+    the path of ``report.html``.
 
     ``bootstrap``, ``permutations`` and ``seed`` default to the study's own
     (``config.json``), else to :class:`~pitchprobe.study.config.StudyConfig`'s defaults.
-    With a ``config.json``, only the results of the study's units are reported.
+    With a ``config.json``, only the results current for the study's configuration are reported; the others
+    are named under "Not reported". ``summary``: the study run just now, whose summary the report opens with
+    (its ``report`` is set to the path written).
     """
     from pitchprobe.data.languages import load_table
 
     run_dir = Path(run_dir)
     layout = RunLayout(run_dir)
-    cfg = load_config(run_dir) if layout.config.is_file() else None
+    reported = reported_results(run_dir)
+    cfg = reported.config
     stats_from = cfg or StudyConfig()
     bootstrap = stats_from.bootstrap if bootstrap is None else bootstrap
     permutations = stats_from.permutations if permutations is None else permutations
     seed = stats_from.seed if seed is None else seed
     table = load_table(cfg.languages_table if cfg else None)
-    results, leftovers = study_results(run_dir, cfg) if cfg else (load_results(run_dir), [])
-    within = [res for kind, res in results if kind == "within"]
+    results, within = reported.results, reported.within
     df = tidy_table(run_dir, table=table, n_boot=bootstrap, seed=seed, results=results)
-    write_tables(df, layout.tables)
+    written = set(write_tables(df, layout.tables))
     if df.empty:
-        write_text(layout.report_md, "# pitchprobe study\n\nNo results yet.\n")
-        return layout.report_md
+        sections = [*_not_reported(reported), ("Results", "No current results yet.")]
+        if summary is not None:
+            sections.insert(0, ("Run summary", summary.text()))
+        _delete_unwritten(layout, written)
+        return _write_report(layout, sections, [], _commands(run_dir, cfg, within), summary)
     target, metric = cfg.headline if cfg else (TARGET, METRIC)
     best = best_layers(df[df.kind == "within"], target=target, metric=metric)
     cols = [
@@ -207,11 +161,13 @@ def make_report(
     best_tab = best[cols].sort_values(["model_tag", "value"], ascending=[True, False])
     with atomic_path(layout.tables / "best_layers.csv") as tmp:
         best_tab.to_csv(tmp, index=False)
+    written |= {layout.tables / name for name in ("best_layers.csv", "tests.json", "headline.csv", "detail.csv")}
     transfer_tab = transfer_table(df, target=target, metric=metric)
     transfer_tab = transfer_tab[transfer_tab[["pooled", "others", "single_mean"]].notna().any(axis=1)]
     if not transfer_tab.empty:
         with atomic_path(layout.tables / "transfer.csv") as tmp:
             transfer_tab.to_csv(tmp, index=False)
+        written.add(layout.tables / "transfer.csv")
     tests = run_tests(
         run_dir,
         df,
@@ -231,6 +187,7 @@ def make_report(
     if not agreement_tab.empty:
         with atomic_path(layout.tables / "agreement.csv") as tmp:
             agreement_tab.to_csv(tmp, index=False)
+        written.add(layout.tables / "agreement.csv")
     first = within[0] if within else results[0][1]
     labels = first.labels
     timed = [*trackers, labels["tracker"]] if labels.get("sources") else trackers  # a consensus: its own offset
@@ -321,7 +278,7 @@ def make_report(
             f"every probe that applies to it. {chosen}\n\n" + labels_report.TARGETS_TEXT + f"\n\nTables below: "
             f"{headline}, on the test split, with {bootstrap}-sample bootstrap 95 % intervals over test utterances; "
             f"group differences by permutation tests ({permutations} permutations, seed {seed})."
-            + pooled_text(layout, sorted({r.tag for r in within})),
+            + pooled_text(pool_records(reported)),
         ),
         ("Pitch trackers: licences and measured timing", labels_report.TIMING_TEXT, timing_tab),
         *(
@@ -370,10 +327,15 @@ def make_report(
     ]
     if summary is not None:
         sections.insert(1, ("Run summary", summary.text()))
-    if leftovers:
-        names = ", ".join(str(p.relative_to(layout.root)) for p in leftovers[:20])
-        more = f" and {len(leftovers) - 20} more" if len(leftovers) > 20 else ""
-        sections.insert(1, ("Not reported", f"Results of no unit of this study (left out): {names}{more}."))
-    cmds = _commands(run_dir, within)
+    sections[1:1] = _not_reported(reported)
+    written |= {p.with_suffix(ext) for _, p in figs for ext in (".png", ".svg")}
+    _delete_unwritten(layout, written)
+    return _write_report(layout, sections, figs, _commands(run_dir, cfg, within), summary)
+
+
+def _write_report(layout: RunLayout, sections: list, figs: list, cmds: list[str], summary) -> Path:
     write_markdown(layout, sections, figs, cmds)
-    return write_html(layout, sections, figs, cmds)
+    path = write_html(layout, sections, figs, cmds)
+    if summary is not None:
+        summary.report = path
+    return path

@@ -53,18 +53,18 @@ def models_table(within: list[ProbeResult], layout: RunLayout | None = None) -> 
     return pd.DataFrame(list(rows.values())), software
 
 
-def pooled_text(layout: RunLayout, tags: list[str]) -> str:
-    """What the pooled probes were fitted on, and the disk their sums took, per model (empty without them)."""
+def pooled_text(records: dict[str, dict]) -> str:
+    """What the pooled probes were fitted on, and the disk their sums took, per model (empty without them).
+
+    ``records``: ``{model tag: pool record}`` of the pools behind the reported results
+    (:func:`pitchprobe.analysis.reported.pool_records`)."""
     parts = []
-    for tag in tags:
-        path = layout.pool_record(tag)
-        if path.is_file():
-            rec = json.loads(path.read_text())
-            left = f", leaving out {', '.join(rec['excluded'])} (no fit)" if rec["excluded"] else ""
-            parts.append(
-                f"{tag}: {len(rec['languages'])} languages{left}, sums {rec['sums_bytes'] / 1e6:.0f} MB in all "
-                f"({rec['sums_bytes'] / 1e6 / max(len(rec['languages']), 1):.1f} MB per language)"
-            )
+    for tag, rec in sorted(records.items()):
+        left = f", leaving out {', '.join(rec['excluded'])} (no fit)" if rec["excluded"] else ""
+        parts.append(
+            f"{tag}: {len(rec['languages'])} languages{left}, sums {rec['sums_bytes'] / 1e6:.0f} MB in all "
+            f"({rec['sums_bytes'] / 1e6 / max(len(rec['languages']), 1):.1f} MB per language)"
+        )
     if not parts:
         return ""
     return (

@@ -284,7 +284,11 @@ def cmd_study(args) -> int:
         return 0
     summary = run_study(cfg, progress=not args.quiet)
     print(summary.text())
-    print(f"report: {summary.report} (and report.md, tables/, figures/)")
+    from pitchprobe.analysis.report import make_report
+
+    make_report(summary.run_dir, summary=summary)  # the next stage: only the results current for this study
+    if summary.report is not None:
+        print(f"report: {summary.report} (and report.md, tables/, figures/)")
     return 1 if summary.failed else 0
 
 

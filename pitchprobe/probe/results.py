@@ -3,7 +3,7 @@
 A probe result is JSON on disk, with ``schema_version``::
 
     schema_version, pitchprobe_version, created, command
-    fingerprint          everything that determines the numbers (see :func:`fingerprint`)
+    fingerprint          everything that determines the numbers (:mod:`pitchprobe.probe.fingerprint`)
     language             code, lang_id, language, lang_group, tone_class of the test language
     train_language       the language the probes were fitted on
     model                the model's identity, tag and frame geometry
@@ -30,12 +30,10 @@ from pathlib import Path
 from pitchprobe import __version__
 from pitchprobe.core.atomic import write_json
 from pitchprobe.core.errors import PitchProbeError
-from pitchprobe.models.base import DEFAULT_DTYPE
 from pitchprobe.probe.frames import Failure, SplitCounts
 from pitchprobe.probe.metrics import TARGETS
 
 SCHEMA_VERSION = 3  # 3: targets st_utt, voicing, register; within-utterance r; label trackers
-MAJOR_VERSION = __version__.split(".")[0]
 
 
 class SchemaError(PitchProbeError):
@@ -197,85 +195,13 @@ def read_result(path: Path) -> ProbeResult:
     return res
 
 
-def fingerprint(
-    *,
-    model: dict,
-    labels: dict,
-    alpha: float | None,
-    train_language: str,
-    test_language: str | None,
-    gender: str = "all",
-    fit_splits: tuple[str, ...] = ("train", "dev"),
-    score_splits: tuple[str, ...] = ("test",),
-    seed: int = 0,
-    postprocess: bool = False,
-    dtype: str = DEFAULT_DTYPE,
-    pooled_languages: list[str] | None = None,
-    sums_dtype: str = "float64",
-    labels_timing: dict | None = None,
-    model_offset: float = 0.0,
-) -> dict:
-    """Everything that determines a result's numbers, as a flat dict of JSON values.
-
-    ``model`` is a :class:`~pitchprobe.models.identity.ModelIdentity` as a dict,
-    ``labels`` the label parameters, ``dtype`` the forward pass's (recorded only
-    when not float32, so that results made before ``--dtype`` existed stay valid), ``pooled_languages``
-    those a pooled probe was fitted on (recorded for pooled probes only), ``sums_dtype`` the storage of
-    their sums (recorded when not float64). ``labels_timing``: where the labels are placed
-    (:func:`pitchprobe.labels.make.labels_placement`: the tracker's placement rule and applied offset);
-    ``model_offset``: samples from the model's nominal frame centres to where they were measured to sit,
-    as applied in the alignment (recorded when not 0). So a tracker or model placed anew makes its
-    results stale.
-    """
-    extra = {} if dtype == DEFAULT_DTYPE else {"dtype": dtype}
-    if labels_timing:
-        extra["labels_timing"] = dict(labels_timing)
-    if model_offset:
-        extra["model_offset_samples"] = float(model_offset)
-    if pooled_languages is not None:
-        extra["pooled_languages"] = sorted(pooled_languages)
-    if sums_dtype != "float64":  # the pooled probes' sums were stored in a lower precision
-        extra["sums_dtype"] = sums_dtype
-    return {
-        **extra,
-        "pitchprobe_major": MAJOR_VERSION,
-        "model": dict(model),
-        "labels": dict(labels),
-        "alpha": "dev-grid" if alpha is None else float(alpha),
-        "gender": gender,
-        "fit_splits": list(fit_splits),
-        "score_splits": list(score_splits),
-        "seed": int(seed),
-        "postprocess": bool(postprocess),
-        "train_language": train_language,
-        "test_language": test_language,
-    }
-
-
-def fingerprint_differences(stored: dict | None, wanted: dict) -> list[str]:
-    """``field: stored -> wanted`` for every field that differs (nested dicts by dotted name)."""
-    if stored is None:
-        return ["fingerprint: none stored"]
-    out = []
-    for key in sorted(set(stored) | set(wanted)):
-        a, b = stored.get(key), wanted.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += [f"{key}.{d}" for d in fingerprint_differences(a, b)]
-        elif a != b:
-            out.append(f"{key}: {a!r} -> {b!r}")
-    return out
-
-
 __all__ = [
-    "MAJOR_VERSION",
     "SCHEMA_VERSION",
     "LayerMetrics",
     "ProbeResult",
     "SchemaError",
     "TargetScores",
     "VoicedScores",
-    "fingerprint",
-    "fingerprint_differences",
     "read_result",
     "write_result",
 ]

@@ -21,9 +21,10 @@ from pitchprobe.core.layout import DEFAULT_LABELS, ResultFiles, probe_output
 from pitchprobe.labels.store import label_params
 from pitchprobe.models.base import Backend
 from pitchprobe.probe import core
+from pitchprobe.probe.fingerprint import FIT_SPLITS, ProbeSettings, probe_settings
 from pitchprobe.probe.frames import RunState, iter_frames, load_records
 from pitchprobe.probe.results import ProbeResult
-from pitchprobe.probe.score import FIT_SPLITS, ScoreTarget, score_targets
+from pitchprobe.probe.score import ScoreTarget, score_targets
 
 
 def accumulate(
@@ -126,7 +127,26 @@ def run_probe(
     probes = fit_probes(code, alpha=alpha, state=state, labels=labels, **kw)
     probes.save(files.probes)
     target = ScoreTarget(probes, files, fit_state=state, predictions=save_predictions)
-    return score_targets([target], code, alpha=alpha, postprocess=postprocess, t0=t0, **kw)[0]
+    settings = backend_settings(probes, root=root, backend=backend, alpha=alpha, gender=gender, postprocess=postprocess)
+    run = {"root": root, "backend": backend, "fail_fast": fail_fast, "progress": progress}
+    return score_targets([target], code, settings=settings, t0=t0, **run)[0]
 
 
-__all__ = ["accumulate", "fit_probes", "label_params", "run_probe"]
+def backend_settings(
+    probes: core.Probes, *, root: Path, backend: Backend, alpha: float | None, gender: str, postprocess: bool
+) -> ProbeSettings:
+    """The fingerprint's inputs of a stand-alone run (no study): the backend's model, dtype and frame placement,
+    the labels ``probes`` were fitted on."""
+    return probe_settings(
+        root=root,
+        model=backend.model_identity,
+        labels=probes.params,
+        model_offset=backend.grid_offset,
+        alpha=alpha,
+        gender=gender,
+        postprocess=postprocess,
+        dtype=backend.dtype,
+    )
+
+
+__all__ = ["accumulate", "backend_settings", "fit_probes", "label_params", "run_probe"]

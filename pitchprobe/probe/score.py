@@ -21,20 +21,20 @@ from pathlib import Path
 from pitchprobe import __version__
 from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.core.layout import ResultFiles
+from pitchprobe.core.timing import label_timing_identity
 from pitchprobe.data.manifest import read_manifest
-from pitchprobe.labels.make import labels_placement
+from pitchprobe.labels.make import placement_text
 from pitchprobe.labels.pitch import PitchParams
 from pitchprobe.labels.store import label_params, label_timing
 from pitchprobe.models.base import Backend
 from pitchprobe.probe import core
+from pitchprobe.probe.fingerprint import FIT_SPLITS, SCORE_SPLITS, ProbeSettings
 from pitchprobe.probe.frames import RunState, iter_frames, load_records
 from pitchprobe.probe.metrics import METRICS, TARGETS, Scores
 from pitchprobe.probe.predictions import PredictionWriter, StatsWriter
-from pitchprobe.probe.results import LayerMetrics, ProbeResult, TargetScores, VoicedScores, fingerprint, write_result
+from pitchprobe.probe.results import LayerMetrics, ProbeResult, TargetScores, VoicedScores, write_result
 
 VOICED = {f.name for f in fields(VoicedScores)}
-FIT_SPLITS = ("train", "dev")
-SCORE_SPLITS = ("test",)
 
 
 @dataclass
@@ -55,8 +55,6 @@ class ScoreTarget:
         The fit's time, recorded in the result.
     pooled_languages : list of str or None
         For a pooled probe: the languages it was fitted on (part of the fingerprint).
-    sums_dtype : str
-        For a pooled probe: the storage of the sums it was fitted from (part of the fingerprint).
     notes : dict
         Recorded in the result's ``probe`` section.
     """
@@ -67,17 +65,16 @@ class ScoreTarget:
     predictions: bool = True
     fit_seconds: float | None = None
     pooled_languages: list[str] | None = None
-    sums_dtype: str = "float64"
     notes: dict = field(default_factory=dict)
 
 
-def _meta(code: str, target: ScoreTarget, backend: Backend, root: Path) -> dict:
+def _meta(code: str, target: ScoreTarget, backend: Backend, placement: dict) -> dict:
     p = target.probes
     return {
         "code": code,
         "train_language": p.code,
         "model": backend.name,
-        "labels": _labels(p.params, placement=labels_placement(root, p.params)),
+        "labels": _labels(p.params, placement=placement),
         "voicing_threshold": [float(x) for x in p.threshold],  # per layer: what the voicing statistics used
     }
 
@@ -88,20 +85,22 @@ def score_targets(
     *,
     root: Path,
     backend: Backend,
-    alpha: float | None,
-    gender: str = "all",
-    postprocess: bool = False,
+    settings: ProbeSettings,
     fail_fast: bool = False,
     progress: bool = True,
     t0: float | None = None,
 ) -> list[ProbeResult]:
     """Score every target on ``code``'s test split in one pass through the model; write and return the results.
 
-    Nothing is written unless the whole pass succeeds; raises when no test frame is usable.
+    Each result records the fingerprint of ``settings`` (:mod:`pitchprobe.probe.fingerprint`), which the caller
+    made from its configuration; they are checked against the labels and the backend used. Nothing is written
+    unless the whole pass succeeds; raises when no test frame is usable.
     """
     t0 = time.perf_counter() if t0 is None else t0
+    gender = settings.gender
     labels = targets[0].probes.params.tracker
     params = label_params(root, code, tracker=labels)
+    _check_settings(settings, code, root=root, params=params, backend=backend)
     for t in targets:
         if t.probes.params != params:
             raise PitchProbeError(
@@ -122,9 +121,9 @@ def score_targets(
     ok = False
     try:
         for i, t in enumerate(targets):
-            writers.append(StatsWriter(t.files.stats, _meta(code, t, backend, root)))
+            writers.append(StatsWriter(t.files.stats, _meta(code, t, backend, settings.labels_timing)))
             if t.predictions:
-                preds[i] = PredictionWriter(t.files.predictions, _meta(code, t, backend, root))
+                preds[i] = PredictionWriter(t.files.predictions, _meta(code, t, backend, settings.labels_timing))
         frames = iter_frames(
             backend,
             root=root,
@@ -160,12 +159,9 @@ def score_targets(
             backend=backend,
             scores=sc,
             state=full,
-            alpha=alpha,
-            gender=gender,
-            postprocess=postprocess,
+            settings=settings,
             pred_path=t.files.predictions if i in preds else None,
             pooled_languages=t.pooled_languages,
-            sums_dtype=t.sums_dtype,
             probe_notes=t.notes,
         )
         result.wall_seconds = time.perf_counter() - t0
@@ -173,6 +169,26 @@ def score_targets(
         write_result(t.files.json, result)
         out.append(result)
     return out
+
+
+def _check_settings(settings: ProbeSettings, code: str, *, root: Path, params: PitchParams, backend: Backend) -> None:
+    """Refuse to record ``settings`` in results they would misdescribe: labels made or placed otherwise, or model
+    frames placed elsewhere, than they say."""
+    problems = []
+    if params.as_json() != settings.labels.as_json():
+        problems.append(f"its labels were made with {params.as_json()}, not {settings.labels.as_json()}")
+    stored = label_timing(root, code, tracker=params.tracker)
+    if not params.sources and stored is not None and label_timing_identity(stored) != settings.labels_timing:
+        problems.append(
+            f"its {params.tracker} labels are placed {placement_text(label_timing_identity(stored))}, not "
+            f"{placement_text(settings.labels_timing)} (relabel it with --overwrite)"
+        )
+    if float(backend.grid_offset) != settings.model_offset:
+        problems.append(f"the model's frames are placed {backend.grid_offset} samples off, not {settings.model_offset}")
+    if backend.dtype != settings.dtype:
+        problems.append(f"the model runs in {backend.dtype}, not {settings.dtype}")
+    if problems:
+        raise PitchProbeError(f"{code}: cannot score: " + "; ".join(problems))
 
 
 def _labels(params: PitchParams, *, placement: dict, timing: dict | None = None) -> dict:
@@ -219,15 +235,14 @@ def build_result(
     backend: Backend,
     scores: Scores,
     state: RunState,
-    alpha: float | None,
-    gender: str,
-    postprocess: bool,
+    settings: ProbeSettings,
     pred_path: Path | None,
     pooled_languages: list[str] | None = None,
-    sums_dtype: str = "float64",
     probe_notes: dict | None = None,
 ) -> ProbeResult:
-    """The typed result of scoring ``probes`` on ``code`` (``pooled_languages``: of a pooled probe's fit)."""
+    """The typed result of scoring ``probes`` on ``code`` (``pooled_languages``: of a pooled probe's fit), with
+    the fingerprint of ``settings``."""
+    alpha, gender, postprocess = settings.alpha, settings.gender, settings.postprocess
     n_layers = len(probes.coef)
     layers = []
     for layer in range(n_layers):
@@ -243,27 +258,11 @@ def build_result(
     records = read_manifest(root, code, splits=("test", "train", "dev"))
     lang = records[0] if records else {}
     timing = label_timing(root, code, tracker=probes.params.tracker)
-    placement = labels_placement(root, probes.params)
-    labels = _labels(probes.params, placement=placement, timing=timing)
-    fp = fingerprint(
-        model=backend.model_identity.as_dict(),
-        labels=probes.params.as_json(),
-        alpha=alpha,
-        train_language=probes.code,
-        test_language=code,
-        gender=gender,
-        fit_splits=FIT_SPLITS,
-        score_splits=SCORE_SPLITS,
-        seed=backend.model_identity.seed,
-        postprocess=postprocess,
-        dtype=backend.dtype,
-        pooled_languages=pooled_languages,
-        sums_dtype=sums_dtype,
-        labels_timing=placement,
-        model_offset=backend.grid_offset,
-    )
+    labels = _labels(probes.params, placement=settings.labels_timing, timing=timing)
     return ProbeResult(
-        fingerprint=fp,
+        fingerprint=settings.fingerprint(
+            train_language=probes.code, test_language=code, pooled_languages=pooled_languages
+        ),
         language={"code": code, **{k: lang.get(k) for k in ("lang_id", "language", "lang_group", "tone_class")}},
         train_language=probes.code,
         model=backend.describe(),
@@ -289,4 +288,4 @@ def build_result(
     )
 
 
-__all__ = ["FIT_SPLITS", "SCORE_SPLITS", "ScoreTarget", "build_result", "score_targets"]
+__all__ = ["ScoreTarget", "build_result", "score_targets"]

@@ -21,7 +21,7 @@ from pitchprobe.core.layout import ResultFiles
 from pitchprobe.models.base import Backend
 from pitchprobe.probe.frames import RunState
 from pitchprobe.probe.results import ProbeResult
-from pitchprobe.probe.run import fit_probes
+from pitchprobe.probe.run import backend_settings, fit_probes
 from pitchprobe.probe.score import ScoreTarget, score_targets
 
 
@@ -53,11 +53,13 @@ def run_transfer(
     kw = {"root": root, "backend": backend, "gender": gender, "fail_fast": fail_fast, "progress": progress}
     probes = fit_probes(train_code, alpha=alpha, state=fit_state, **kw)
     fit_seconds = time.perf_counter() - t0
+    settings = backend_settings(probes, root=root, backend=backend, alpha=alpha, gender=gender, postprocess=postprocess)
+    run = {"root": root, "backend": backend, "fail_fast": fail_fast, "progress": progress}
     out = []
     for code in test_codes:
         target = ScoreTarget(probes, files_of(code), fit_state=fit_state, predictions=False, fit_seconds=fit_seconds)
         try:
-            out += score_targets([target], code, alpha=alpha, postprocess=postprocess, **kw)
+            out += score_targets([target], code, settings=settings, **run)
         except Exception as e:  # noqa: BLE001 - handed to the caller's on_error, which records it for this language
             if on_error is None or fail_fast:
                 raise

@@ -1,4 +1,4 @@
-"""A study's configuration, its units, and the fingerprint each unit's results must carry.
+"""A study's configuration and its units (the fingerprint their outputs must carry: :mod:`pitchprobe.study.current`).
 
 :class:`StudyConfig` is the single declaration of a study's options: each
 field's metadata names its command-line flag and help, so ``pitchprobe study``
@@ -19,13 +19,11 @@ from pitchprobe.core.layout import RunLayout
 from pitchprobe.data.fleurs import GENDERS
 from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.consensus import CONSENSUS, consensus_params
-from pitchprobe.labels.make import labels_placement
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS, PitchParams
 from pitchprobe.labels.trackers import DEFAULT_TRACKER, TRACKERS, require
 from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
 from pitchprobe.models.identity import ModelIdentity
 from pitchprobe.probe.pool import SUMS_DTYPES
-from pitchprobe.probe.results import fingerprint
 
 EXECUTORS = ("local", "slurm", "submitit-local")
 FIT, POOL, SCORE = "fit", "pool", "score"
@@ -297,48 +295,6 @@ def units_of(cfg: StudyConfig) -> list[Unit]:
     return units
 
 
-def unit_fingerprint(
-    cfg: StudyConfig,
-    model: ModelIdentity,
-    train_code: str,
-    test_code: str | None,
-    *,
-    pooled_languages: list[str] | None = None,
-) -> dict:
-    """What a result of probes fitted on ``train_code`` and scored on ``test_code`` must have been made with.
-
-    ``test_code`` None: what a fit (or the pool, ``train_code`` = ``pooled``) must have been made with.
-    """
-    return fingerprint(
-        model=model.as_dict(),
-        labels=cfg.params.as_json(),
-        alpha=cfg.alpha,
-        train_language=train_code,
-        test_language=test_code,
-        gender=cfg.gender,
-        score_splits=() if test_code is None else ("test",),
-        seed=model.seed,  # a random init's seed; --seed otherwise only seeds the report's statistics
-        postprocess=cfg.postprocess and test_code is not None,
-        dtype=cfg.dtype,
-        pooled_languages=pooled_languages,
-        sums_dtype=cfg.sums_dtype if train_code in (POOLED, OTHERS) else SUMS_DTYPES[0],
-        labels_timing=labels_placement(Path(cfg.data_dir), cfg.params),
-        model_offset=model_offset(cfg, model),
-    )
-
-
-def model_offset(cfg: StudyConfig, model: ModelIdentity) -> float:
-    """Samples the study places ``model``'s frames from their nominal centres: its timing measured in the run
-    directory (0 before it is measured, and for a model that could not be)."""
-    if cfg.run_dir is None:
-        return 0.0
-    path = RunLayout(cfg.run_dir).model_timing(model.tag)
-    try:
-        return float(json.loads(path.read_text())["applied_offset_samples"]) if path.is_file() else 0.0
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise PitchProbeError(f"{path} is not a readable model timing ({type(e).__name__}: {e}): delete it") from e
-
-
 def resolved(cfg: StudyConfig) -> StudyConfig:
     """``cfg`` with local model paths and checkpoints made absolute, once, where the study is started."""
     models = []
@@ -373,10 +329,8 @@ __all__ = [
     "Unit",
     "add_arguments",
     "model_variants",
-    "model_offset",
     "resolved",
     "split_list",
     "study_command",
-    "unit_fingerprint",
     "units_of",
 ]

@@ -10,12 +10,15 @@ model runs.
 
 A unit is done when its outputs exist *and* carry the fingerprint this configuration gives them; a
 rerun skips it. A result made under another configuration is never reused: the study stops and
-names the differing fields, unless ``overwrite`` asks for it to be recomputed. Units run in this
-process (``executor="local"``: model by model, each loaded once) or as jobs through ``submitit``
+names the differing fields, unless ``overwrite`` asks for it to be recomputed; outputs made from other
+pooled languages are recomputed on any rerun, and the summary names why (``StudySummary.recomputed``).
+Units run in this process (``executor="local"``: model by model, each loaded once) or as jobs through ``submitit``
 (``"slurm"``; ``"submitit-local"`` runs the same path locally, for testing): every fit job of a phase
 before the pool, the pool before the score jobs, ``langs_per_job`` languages of one model per job.
-Then the results are aggregated, tested, plotted and reported (:mod:`pitchprobe.analysis.report`).
-The run directory's layout is :class:`pitchprobe.core.layout.RunLayout`'s.
+Its results are then aggregated, tested, plotted and reported by the next stage,
+:func:`pitchprobe.analysis.report.make_report` (``pitchprobe study`` runs both), which reads only the
+results that are current (:mod:`pitchprobe.study.current`). The run directory's layout is
+:class:`pitchprobe.core.layout.RunLayout`'s.
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ from pitchprobe.labels.pitch import PitchParams
 from pitchprobe.models.base import Backend
 from pitchprobe.models.identity import ModelIdentity
 from pitchprobe.study.config import EXECUTORS, PHASES, POOL, StudyConfig, Unit, load_config, resolved, units_of
+from pitchprobe.study.current import check_outputs, is_done, stale_outputs
+from pitchprobe.study.jobs import job_groups, log_jobs, submitit_executor
 from pitchprobe.study.prepare import ensure_labelled, needed_languages, prepare_languages
-from pitchprobe.study.units import is_done, run_work, stale_outputs
+from pitchprobe.study.units import run_work
 
 
 @dataclass
@@ -138,35 +143,24 @@ class StudySummary:
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (unit, reason)
     failed_languages: dict[str, str] = field(default_factory=dict)  # code -> why it could not be gathered/labelled
-    report: Path | None = None
+    recomputed: dict[str, list[str]] = field(default_factory=dict)  # why outputs were remade: difference -> outputs
+    run_dir: Path | None = None
+    report: Path | None = None  # the report of this run, once the next stage wrote it (analysis.report.make_report)
 
     def text(self) -> str:
         lines = [
             f"units: {len(self.done)} done now, {len(self.skipped)} skipped (done before), {len(self.failed)} failed"
         ]
         lines += [f"  failed {u}: {r}" for u, r in self.failed]
+        if self.recomputed:
+            lines.append("recomputed, made under other settings or from other languages:")
+            for why, outputs in self.recomputed.items():
+                more = f" and {len(outputs) - 4} more" if len(outputs) > 4 else ""
+                lines.append(f"  {why}: {', '.join(outputs[:4])}{more}")
         if self.failed_languages:
             lines.append(f"languages: {len(self.failed_languages)} could not be gathered or labelled")
             lines += [f"  {code}: {reason}" for code, reason in self.failed_languages.items()]
         return "\n".join(lines)
-
-
-def _submitit_executor(cfg: StudyConfig):
-    import submitit
-
-    folder = RunLayout(cfg.run_dir).logs / "%j"
-    if cfg.executor == "submitit-local":
-        ex = submitit.LocalExecutor(folder=folder)
-        ex.update_parameters(timeout_min=cfg.slurm_time_min)
-        return ex
-    ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
-    params = {"timeout_min": cfg.slurm_time_min, "cpus_per_task": cfg.slurm_cpus, "name": "pitchprobe"}
-    if cfg.slurm_gpus:
-        params["gpus_per_node"] = cfg.slurm_gpus
-    if cfg.slurm_partition:
-        params["slurm_partition"] = cfg.slurm_partition
-    ex.update_parameters(**params)
-    return ex
 
 
 def _check_labels(cfg: StudyConfig) -> dict[tuple[str, str], str]:
@@ -202,8 +196,9 @@ def _prepare(cfg: StudyConfig) -> tuple[StudyConfig, list[Unit]]:
         cfg = replace(cfg, run_dir=str(default_run_dir(Path(cfg.data_dir))))
     problems, todo = [], []
     for unit in units_of(cfg):
-        _, stale = stale_outputs(cfg, unit)
-        problems += [f"{unit.uid}: {name}: " + "; ".join(diff) for name, diff in stale.items()]
+        # a change of the languages pooled is no conflict: the pool follows the study's languages
+        stale = [c for c in check_outputs(cfg, unit) if c.stale and not c.refreshed]
+        problems += [f"{unit.uid}: {c.name}: " + "; ".join(c.differences) for c in stale]
         if not is_done(cfg, unit):
             todo.append(unit)
     labels = _check_labels(cfg)
@@ -245,7 +240,8 @@ def prepare(cfg: StudyConfig) -> StudyConfig:
 
 
 def run_study(cfg: StudyConfig, *, progress: bool = True, loader: Loader | None = None) -> StudySummary:
-    """Run every unit not done yet, phase by phase, then write tables, figures and the report.
+    """Run every unit not done yet, phase by phase; the summary says what ran, failed and was recomputed, and
+    ``run_dir`` where (the report is the next stage's: :func:`pitchprobe.analysis.report.make_report`).
 
     One study at a time runs in a run directory (its lock; a second one
     waits, then skips what the first finished). Every language the units need
@@ -260,24 +256,11 @@ def run_study(cfg: StudyConfig, *, progress: bool = True, loader: Loader | None 
         return _run_locked(cfg, progress=progress, loader=loader)
 
 
-def _groups(cfg: StudyConfig, units: list[Unit]) -> list[list[Unit]]:
-    """Jobs of one phase: up to ``langs_per_job`` units of one model each (the pool alone)."""
-    per = max(1, cfg.langs_per_job)
-    out: list[list[Unit]] = []
-    for unit in units:
-        last = out[-1] if out else None
-        if last and last[0].model == unit.model and unit.kind != POOL and len(last) < per:
-            last.append(unit)
-        else:
-            out.append([unit])
-    return out
-
-
 def _run_locked(cfg: StudyConfig, *, progress: bool, loader: Loader | None) -> StudySummary:
     cfg, todo = _prepare(cfg)
     run = RunLayout(cfg.run_dir)
     write_json(run.config, cfg.as_dict())
-    summary = StudySummary()
+    summary = StudySummary(run_dir=run.root)
     bad_langs = prepare_languages(cfg, needed_languages(cfg, todo), progress=progress)
     summary.failed_languages = bad_langs
     every = units_of(cfg)
@@ -300,7 +283,9 @@ def _run_locked(cfg: StudyConfig, *, progress: bool, loader: Loader | None) -> S
             if is_done(cfg, unit):
                 summary.skipped.append(unit.uid)
                 bar.update()
-            elif unit.kind != POOL and unit.code in bad_langs:
+                continue
+            _note_recomputed(summary, cfg, unit)
+            if unit.kind != POOL and unit.code in bad_langs:
                 status = UnitStatus(unit.uid, unit.kind, unit.model.as_dict(), unit.code, "failed")
                 status.reason = f"{unit.code}: {bad_langs[unit.code]}"
                 write_json(run.unit_status(unit.uid), asdict(status))
@@ -318,9 +303,9 @@ def _run_locked(cfg: StudyConfig, *, progress: bool, loader: Loader | None) -> S
                 _record(summary, run_unit(cfg, unit, backends, prepared=bad_langs, loader=loader))
                 bar.update()
             continue
-        ex = ex or _submitit_executor(cfg)  # made once, when the first jobs are due
-        jobs = [(group, ex.submit(run_units, cfg, group, prepared=bad_langs)) for group in _groups(cfg, units)]
-        _log_jobs(run, jobs)
+        ex = ex or submitit_executor(cfg)  # made once, when the first jobs are due
+        jobs = [(group, ex.submit(run_units, cfg, group, prepared=bad_langs)) for group in job_groups(cfg, units)]
+        log_jobs(run, jobs)
         for group, job in jobs:
             try:
                 for status in job.result():
@@ -329,20 +314,15 @@ def _run_locked(cfg: StudyConfig, *, progress: bool, loader: Loader | None) -> S
                 summary.failed += [(u.uid, f"job {job.job_id}: {describe(e)}") for u in group]
             bar.update(len(group))
     bar.close()
-    from pitchprobe.analysis.report import make_report
-
-    summary.report = make_report(
-        run.root, bootstrap=cfg.bootstrap, permutations=cfg.permutations, seed=cfg.seed, summary=summary
-    )
     return summary
 
 
-def _log_jobs(run: RunLayout, jobs: list) -> None:
-    """``logs/jobs.json``: the job id of each unit submitted (added to across phases)."""
-    path = run.logs / "jobs.json"
-    known = json.loads(path.read_text()) if path.is_file() else {}
-    known.update({u.uid: job.job_id for group, job in jobs for u in group})
-    write_json(path, known)
+def _note_recomputed(summary: StudySummary, cfg: StudyConfig, unit: Unit) -> None:
+    """Record why ``unit``'s stale outputs are made again (``difference: [unit/output, ...]``)."""
+    _, stale = stale_outputs(cfg, unit)
+    for name, differences in stale.items():
+        for why in differences:
+            summary.recomputed.setdefault(why, []).append(f"{unit.uid}/{name}")
 
 
 def _record(summary: StudySummary, status: UnitStatus) -> None:

@@ -9,145 +9,36 @@
   applies: its own, each ``--train-lang``'s, the pooled one and the one that leaves it out.
 
 So each utterance goes through each model once per study, whatever the transfer matrix. A unit is
-done when every output it would write exists with the fingerprint this configuration gives it;
-only what is not done is recomputed (a score unit writes only its missing results).
+done when every output it would write exists with the fingerprint this configuration gives it
+(:mod:`pitchprobe.study.current`); only what is not done is recomputed (a score unit writes only its
+results that are not current).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from pitchprobe.core.atomic import write_json
 from pitchprobe.core.errors import PitchProbeError
-from pitchprobe.core.layout import ResultFiles, RunLayout
+from pitchprobe.core.layout import RunLayout
 from pitchprobe.labels.store import label_params
 from pitchprobe.models.base import Backend, resolve_device
-from pitchprobe.models.identity import ModelIdentity
 from pitchprobe.probe import core
 from pitchprobe.probe.frames import Failure, RunState, SplitCounts
-from pitchprobe.probe.results import SchemaError, fingerprint_differences, read_result
-from pitchprobe.study.config import FIT, OTHERS, POOLED, SCORE, StudyConfig, Unit, unit_fingerprint
-
-REFRESHED = ("pooled_languages",)  # fingerprint fields that change with the study's languages, not its settings
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text()) if path.is_file() else None
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
-
-
-def fit_record(cfg: StudyConfig, model: ModelIdentity, code: str) -> dict | None:
-    """The record of ``code``'s fit if it is current (its fingerprint is this configuration's), else None."""
-    rec = _read_json(RunLayout(cfg.run_dir).fit_record(model.tag, code))
-    if rec is None or fingerprint_differences(rec.get("fingerprint"), unit_fingerprint(cfg, model, code, None)):
-        return None
-    return rec
-
-
-def pool_record(cfg: StudyConfig, model: ModelIdentity) -> dict | None:
-    """The pool's record if it is current: same settings, made from this study's languages, and no language it
-    had to leave out has a fit now."""
-    rec = _read_json(RunLayout(cfg.run_dir).pool_record(model.tag))
-    if not isinstance(rec, dict) or not isinstance(rec.get("languages"), list) or "excluded" not in rec:
-        return None
-    want = unit_fingerprint(cfg, model, POOLED, None, pooled_languages=rec["languages"])
-    if fingerprint_differences(rec.get("fingerprint"), want):
-        return None
-    if set(rec["languages"]) | set(rec["excluded"]) != set(cfg.langs):
-        return None
-    if any(fit_record(cfg, model, c) is not None for c in rec["excluded"]):
-        return None
-    return rec
-
-
-def _sums_fingerprint(cfg: StudyConfig, model: ModelIdentity, code: str) -> dict:
-    return {"fit": unit_fingerprint(cfg, model, code, None), "sums_dtype": cfg.sums_dtype}
-
-
-def sums_current(cfg: StudyConfig, model: ModelIdentity, code: str) -> bool:
-    """Whether ``code``'s sums on disk were made by this configuration's fit (and stored in its dtype)."""
-    from pitchprobe.probe.pool import sums_fingerprint
-
-    path = RunLayout(cfg.run_dir).sums(model.tag, code)
-    return path.is_file() and sums_fingerprint(path) == _sums_fingerprint(cfg, model, code)
-
-
-def score_outputs(cfg: StudyConfig, unit: Unit) -> dict[str, ResultFiles]:
-    """``{train language: result files}`` of a score unit: its own, each train language's, pooled, others."""
-    run = RunLayout(cfg.run_dir)
-    out = {unit.code: run.within(unit.model_tag, unit.code)}
-    for train in cfg.train_langs:
-        if train != unit.code:
-            out[train] = run.transfer(unit.model_tag, train, unit.code)
-    if cfg.pooled:
-        for train in (POOLED, OTHERS):
-            out[train] = run.transfer(unit.model_tag, train, unit.code)
-    return out
-
-
-def stale_outputs(cfg: StudyConfig, unit: Unit) -> tuple[list[str], dict[str, list[str]]]:
-    """(outputs to make, ``{output: differences}`` of those made under other settings) of a unit.
-
-    Outputs are named by test language (score units: by train language). A difference only in the
-    languages pooled makes an output one to make, never one made under other settings.
-    """
-    run = RunLayout(cfg.run_dir)
-    if unit.kind == FIT:
-        path = run.fit_record(unit.model_tag, unit.code)
-        files = {unit.code: (path, unit_fingerprint(cfg, unit.model, unit.code, None))}
-    elif unit.kind == SCORE:
-        pool = pool_record(cfg, unit.model) if cfg.pooled else None
-        files = {}
-        for train, f in score_outputs(cfg, unit).items():
-            pooled = (pool or {}).get("languages", sorted(cfg.langs)) if train in (POOLED, OTHERS) else None
-            files[train] = (f.json, unit_fingerprint(cfg, unit.model, train, unit.code, pooled_languages=pooled))
-    else:
-        rec = _read_json(run.pool_record(unit.model_tag))
-        pooled = (rec or {}).get("languages", sorted(cfg.langs))
-        files = {
-            POOLED: (
-                run.pool_record(unit.model_tag),
-                unit_fingerprint(cfg, unit.model, POOLED, None, pooled_languages=pooled),
-            )
-        }
-    missing, stale = [], {}
-    for name, (path, want) in files.items():
-        if not path.is_file():
-            missing.append(name)
-            continue
-        if unit.kind == SCORE:
-            try:
-                stored = read_result(path).fingerprint
-            except SchemaError as e:
-                stale[name] = [str(e)]
-                continue
-        else:
-            stored = (_read_json(path) or {}).get("fingerprint")
-        diff = fingerprint_differences(stored, want)
-        if diff and all(d.split(":")[0] in REFRESHED for d in diff):
-            missing.append(name)
-        elif diff:
-            stale[name] = diff
-    return missing, stale
-
-
-def is_done(cfg: StudyConfig, unit: Unit) -> bool:
-    """Whether ``unit``'s outputs are all current (a fit's sums too, while a pool still needs them)."""
-    if unit.kind == FIT:
-        if fit_record(cfg, unit.model, unit.code) is None:
-            return False
-        if not cfg.pooled or unit.code not in cfg.langs:
-            return True
-        return sums_current(cfg, unit.model, unit.code) or pool_record(cfg, unit.model) is not None
-    if unit.kind == SCORE:
-        missing, stale = stale_outputs(cfg, unit)
-        return not missing and not stale
-    return pool_record(cfg, unit.model) is not None
+from pitchprobe.study.config import FIT, OTHERS, POOLED, SCORE, StudyConfig, Unit
+from pitchprobe.study.current import (
+    fit_record,
+    pool_record,
+    read_record,
+    score_outputs,
+    stale_outputs,
+    study_settings,
+    study_sums_fingerprint,
+    sums_current,
+    unit_fingerprint,
+)
 
 
 def _state(records: list[dict]) -> RunState:
@@ -179,7 +70,7 @@ def run_fit(cfg: StudyConfig, unit: Unit, backend: Backend) -> None:
     probes.save(run.probes(tag, unit.code))
     size = None
     if cfg.pooled and unit.code in cfg.langs:
-        fp = _sums_fingerprint(cfg, unit.model, unit.code)
+        fp = study_sums_fingerprint(cfg, unit.model, unit.code)
         size = save_sums(run.sums(tag, unit.code), sums, dtype=cfg.sums_dtype, fingerprint=fp)
     else:  # sums an earlier configuration left are not this fit's
         run.sums(tag, unit.code).unlink(missing_ok=True)
@@ -229,7 +120,7 @@ def run_pool(cfg: StudyConfig, unit: Unit) -> None:
 
 
 def _unit_reason(cfg: StudyConfig, unit: Unit) -> str:
-    status = _read_json(RunLayout(cfg.run_dir).unit_status(unit.uid)) or {}
+    status = read_record(RunLayout(cfg.run_dir).unit_status(unit.uid)) or {}
     return status.get("reason") or "no fit"
 
 
@@ -266,7 +157,6 @@ def run_score(cfg: StudyConfig, unit: Unit, backend: Backend) -> dict[str, str]:
                     predictions=train == POOLED or cfg.all_predictions,
                     fit_seconds=pool["seconds"],
                     pooled_languages=pool["languages"],
-                    sums_dtype=cfg.sums_dtype,
                     notes=notes,
                 )
             )
@@ -290,9 +180,7 @@ def run_score(cfg: StudyConfig, unit: Unit, backend: Backend) -> dict[str, str]:
             code,
             root=Path(cfg.data_dir),
             backend=backend,
-            alpha=cfg.alpha,
-            gender=cfg.gender,
-            postprocess=cfg.postprocess,
+            settings=study_settings(cfg, unit.model),
             fail_fast=cfg.fail_fast,
             progress=False,
         )
@@ -315,15 +203,4 @@ def run_work(cfg: StudyConfig, unit: Unit, backend: Backend | None) -> str | Non
     return None
 
 
-__all__ = [
-    "fit_record",
-    "is_done",
-    "pool_record",
-    "run_fit",
-    "run_pool",
-    "run_score",
-    "run_work",
-    "score_outputs",
-    "stale_outputs",
-    "sums_current",
-]
+__all__ = ["run_fit", "run_pool", "run_score", "run_work"]

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pitchprobe.labels.store import read_labels
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -85,3 +87,16 @@ def test_labels_gather_a_language_first_when_needed(workdir, corpus):
     assert r.returncode == 0, r.stderr
     assert "not gathered yet" in r.stdout and "zz_contour (pyaapt): 12 utterances, 0 already labelled" in r.stdout
     assert (d / "data" / "manifests" / "zz_contour.jsonl").is_file()
+
+
+def test_study_runs_the_study_then_its_report(labelled, corpus, tmp_path, capsys):
+    from pitchprobe.cli.main import main
+
+    run_dir = tmp_path / "run"
+    args = ["study", "--langs", "zz_level", "--models", "fbank", "--run-dir", run_dir, "--source", corpus]
+    args += ["--bootstrap", 20, "--permutations", 20, "--device", "cpu"]
+    args += ["--data-dir", labelled, "--languages", corpus / "languages.tsv", "-q"]
+    assert main([str(a) for a in args]) == 0
+    out = capsys.readouterr().out
+    assert out.index("units: 2 done now") < out.index(f"report: {run_dir / 'report.html'}")
+    assert "zz_level" in (run_dir / "tables" / "results.csv").read_text()

@@ -4,15 +4,23 @@ import numpy as np
 import pytest
 from transformers import HubertConfig
 
+from pitchprobe.analysis.report import make_report
 from pitchprobe.core.layout import label_split_dir
 from pitchprobe.data.fleurs import LocalSource, gather_language
 from pitchprobe.data.languages import load_table
 from pitchprobe.data.synth import write_corpus
 from pitchprobe.labels.make import make_labels
 from pitchprobe.labels.store import read_labels, write_part
-from pitchprobe.study.run import StudyConfig, run_study
+from pitchprobe.study.run import StudyConfig, StudySummary, run_study
 
 TINY_HUBERT = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+
+
+def run_reported(cfg: StudyConfig, **kw) -> StudySummary:
+    """What ``pitchprobe study`` does: the study, then its report (``summary.report``)."""
+    summary = run_study(cfg, **kw)
+    make_report(summary.run_dir, summary=summary)
+    return summary
 
 
 def plant_no_pitch(root, code):
@@ -66,5 +74,5 @@ def study(tmp_path_factory):
         permutations=500,
         device="cpu",
     )
-    summary = run_study(cfg, progress=False)
+    summary = run_reported(cfg, progress=False)
     return cfg, summary

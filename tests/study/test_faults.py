@@ -10,11 +10,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pitchprobe.analysis.aggregate import load_results
 from pitchprobe.analysis.report import make_report
+from pitchprobe.analysis.reported import load_results
 from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.data.synth import write_corpus
+from pitchprobe.probe.results import read_result
 from pitchprobe.study.run import StudyConfig, run_study
+from tests.study.conftest import run_reported
 
 pytestmark = pytest.mark.slow  # every test here runs a study
 
@@ -34,7 +36,7 @@ def test_temporary_result_files_are_never_read(study, tmp_path):
     rows = pd.read_parquet(run / "tables" / "results.parquet")
     original = pd.read_parquet(Path(cfg.run_dir) / "tables" / "results.parquet")
     assert len(rows) == len(original)
-    summary = run_study(StudyConfig(**{**asdict(cfg), "run_dir": str(run)}), progress=False)
+    summary = run_reported(StudyConfig(**{**asdict(cfg), "run_dir": str(run)}), progress=False)
     assert not summary.failed and not summary.done
     assert not list(run.rglob(".*.tmp*")), "a study cleans stale temporaries of its run directory"
 
@@ -82,7 +84,7 @@ def test_a_language_that_cannot_be_gathered_fails_only_its_units(study, tmp_path
             "train_langs": ["zz_intonation"],
         }
     )
-    summary = run_study(cfg2, progress=False)
+    summary = run_reported(cfg2, progress=False)
     ok = ["fit--fbank--zz_contour", "fit--fbank--zz_level", "pool--fbank--pooled"]
     assert sorted(summary.done) == [*ok, "score--fbank--zz_contour", "score--fbank--zz_level"]
     assert sorted(u for u, _ in summary.failed) == ["fit--fbank--zz_intonation", "score--fbank--zz_intonation"]
@@ -99,7 +101,7 @@ def test_a_language_that_cannot_be_gathered_fails_only_its_units(study, tmp_path
         run_study(StudyConfig(**{**asdict(cfg2), "run_dir": str(tmp_path / "run2"), "fail_fast": True}), progress=False)
     # the archive is mended: the language is gathered, fitted and pooled now, and no other fit is redone
     write_corpus(tmp_path / "src", utterances_per_split={"train": 4, "dev": 2, "test": 4}, duration_s=(1.2, 1.5))
-    again = run_study(cfg2, progress=False)
+    again = run_reported(cfg2, progress=False)
     assert not again.failed and "fit--fbank--zz_contour" in again.skipped and "fit--fbank--zz_level" in again.skipped
     assert {"fit--fbank--zz_intonation", "pool--fbank--pooled", "score--fbank--zz_level"} <= set(again.done)
     pool = json.loads((tmp_path / "run" / "probes" / "fbank" / "pooled.json").read_text())
@@ -112,4 +114,37 @@ def test_an_unwritable_run_directory_is_refused_before_any_work(study, tmp_path)
     (tmp_path / "file").write_text("not a folder")
     bad = StudyConfig(**{**asdict(cfg), "run_dir": str(tmp_path / "file" / "run")})
     with pytest.raises(PitchProbeError, match="cannot write in"):
-        run_study(bad, progress=False)
+        run_reported(bad, progress=False)
+
+
+def test_a_failed_recomputation_leaves_no_old_number_in_the_tables_or_the_report(small_study, tmp_path):
+    """Rerun with --alpha 1 --overwrite, one language's test audio broken in between: its score fails, and its old
+    results (dev-grid alpha) stay on disk; no table holds them, and the report names them under "Not reported"."""
+    from dataclasses import replace
+
+    from pitchprobe.data.manifest import read_manifest
+
+    # two languages, fbank, a transfer from zz_level and the pooled probes; its own data root, to break
+    cfg = replace(small_study, run_dir=str(tmp_path / "run"), data_dir=str(tmp_path / "data"))
+    first = run_reported(cfg, progress=False)
+    assert not first.failed
+    for rec in read_manifest(Path(cfg.data_dir), "zz_contour", splits=("test",)):
+        assert Path(rec["path"]).is_relative_to(cfg.data_dir)  # this test's copy, not the shared corpus
+        Path(rec["path"]).write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt not audio at all" * 4)
+    again = run_reported(replace(cfg, alpha=1.0, overwrite=True), progress=False)
+    assert [u for u, _ in again.failed] == ["score--fbank--zz_contour"]
+    assert any(why.startswith("alpha: 'dev-grid' -> 1.0") for why in again.recomputed)
+    run = Path(cfg.run_dir)
+    old = read_result(run / "results" / "fbank" / "zz_contour.json")
+    assert old.fingerprint["alpha"] == "dev-grid", "the failed unit left its old result on disk"
+    df = pd.read_csv(run / "tables" / "results.csv")
+    assert "zz_contour" not in set(df.code), "no result scored on zz_contour is current"
+    assert set(df.alpha.dropna()) == {1.0} and set(df.code) == {"zz_level"}
+    transfer = run / "tables" / "transfer.csv"
+    assert not transfer.is_file() or "zz_contour" not in transfer.read_text()
+    md, html = (run / "report.md").read_text(), (run / "report.html").read_text()
+    section = md.split("## Not reported", 1)[1].split("\n## ", 1)[0]
+    for probe in ("within-language", "pooled probe", "leave-one-out probe", "transfer from zz_level"):
+        assert f"| fbank | {probe} | zz_contour | 1 | alpha: 'dev-grid' -> 1.0 |" in section
+    assert "Not reported" in html and "alpha: &#x27;dev-grid&#x27; -&gt; 1.0" in html
+    assert "here: 1.0" in md  # the Method text describes the results it reports

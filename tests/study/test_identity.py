@@ -13,8 +13,7 @@ from pitchprobe.analysis.aggregate import best_layers
 from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.probe.results import read_result
 from pitchprobe.study.config import StudyConfig, study_command
-from pitchprobe.study.run import run_study
-from tests.study.conftest import TINY_HUBERT
+from tests.study.conftest import TINY_HUBERT, run_reported
 
 pytestmark = pytest.mark.slow  # every test here runs a study or the whole pipeline
 
@@ -33,7 +32,7 @@ def test_three_models_with_one_base_name_do_not_overwrite_each_other(study, tmp_
         HubertConfig(**TINY_HUBERT, conv_dim=(8 + 8 * i,) * 7, num_conv_pos_embeddings=16).save_pretrained(d)
         dirs.append(d)
     models = [f"random:{d}" for d in dirs]
-    summary = run_study(_small(cfg, tmp_path / "run", models=models), progress=False)
+    summary = run_reported(_small(cfg, tmp_path / "run", models=models), progress=False)
     assert not summary.failed and len(summary.done) == 6  # a fit and a score each
     results = sorted((tmp_path / "run" / "results").glob("*/zz_level.json"))
     assert len(results) == 3
@@ -52,29 +51,29 @@ def test_rerun_with_another_configuration_refuses_then_recomputes_with_overwrite
     root = tmp_path / "data"
     shutil.copytree(cfg.data_dir, root)  # --overwrite may relabel: keep the shared data root intact
     first = _small(cfg, tmp_path / "run", data_dir=str(root))
-    run_study(first, progress=False)
+    run_reported(first, progress=False)
     path = tmp_path / "run" / "results" / "fbank" / "zz_level.json"
     before = read_result(path)
     changed = replace(first, **change)
     with pytest.raises(PitchProbeError, match=field) as err:
-        run_study(changed, progress=False)
+        run_reported(changed, progress=False)
     assert "--overwrite" in str(err.value) and "--run-dir" in str(err.value)
     assert read_result(path).created == before.created  # nothing was touched
-    summary = run_study(replace(changed, overwrite=True), progress=False)
+    summary = run_reported(replace(changed, overwrite=True), progress=False)
     assert summary.done == ["fit--fbank--zz_level", "score--fbank--zz_level"] and not summary.failed
     after = read_result(path)
     key = "labels" if field == "frame_space_ms" else field
     assert after.fingerprint[key] != before.fingerprint[key]
     if field == "frame_space_ms":
         assert after.labels["hop_samples"] == 160
-    summary = run_study(changed, progress=False)  # the new configuration is now done
+    summary = run_reported(changed, progress=False)  # the new configuration is now done
     assert summary.skipped == ["fit--fbank--zz_level", "score--fbank--zz_level"]
 
 
 def test_fixed_alpha_still_chooses_the_best_layer_on_dev(study, tmp_path):
     cfg, _ = study
     c = _small(cfg, tmp_path / "run", alpha=0.0, models=[f"random:{Path(cfg.run_dir).parent / 'hubert'}"])
-    run_study(c, progress=False)
+    run_reported(c, progress=False)
     (path,) = (tmp_path / "run" / "results").glob("*/zz_level.json")
     res = read_result(path)
     assert res.counts["dev"].utterances > 0 and res.probe["best_layer_chosen_on"] == "dev"
@@ -96,13 +95,13 @@ def test_without_dev_errors_the_choice_is_marked_as_made_on_test(study):
 def test_results_written_before_the_schema_are_refused_not_misread(study, tmp_path):
     cfg, _ = study
     c = _small(cfg, tmp_path / "run")
-    run_study(c, progress=False)
+    run_reported(c, progress=False)
     path = tmp_path / "run" / "results" / "fbank" / "zz_level.json"
     old = json.loads(path.read_text())
     del old["schema_version"], old["fingerprint"]
     path.write_text(json.dumps(old))
     with pytest.raises(PitchProbeError, match="schema_version"):
-        run_study(c, progress=False)
+        run_reported(c, progress=False)
 
 
 def test_adhoc_probe_results_are_not_study_units(study, tmp_path):
@@ -146,11 +145,11 @@ def test_reproduce_command_gives_back_the_configuration(study):
 def test_leftover_results_are_listed_not_reported_and_seed_only_reseeds_statistics(study, tmp_path):
     cfg, _ = study
     c = _small(cfg, tmp_path / "run")
-    run_study(c, progress=False)
+    run_reported(c, progress=False)
     run = tmp_path / "run"
     (run / "results" / "gone-model").mkdir()
     shutil.copy(run / "results" / "fbank" / "zz_level.json", run / "results" / "gone-model" / "zz_level.json")
-    summary = run_study(replace(c, seed=5), progress=False)  # a pretrained model's numbers do not depend on it
+    summary = run_reported(replace(c, seed=5), progress=False)  # a pretrained model's numbers do not depend on it
     assert summary.skipped == ["fit--fbank--zz_level", "score--fbank--zz_level"] and not summary.done
     df = pd.read_parquet(run / "tables" / "results.parquet")
     assert set(df.model_tag) == {"fbank"}

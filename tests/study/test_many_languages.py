@@ -7,7 +7,8 @@ import pytest
 from pitchprobe.data.fleurs import LocalSource, gather
 from pitchprobe.data.languages import load_table
 from pitchprobe.data.synth import STYLES, PseudoLanguage, write_corpus
-from pitchprobe.study.run import StudyConfig, run_study
+from pitchprobe.study.run import StudyConfig
+from tests.study.conftest import run_reported
 
 pytestmark = pytest.mark.slow  # 102 languages gathered, labelled and probed
 
@@ -37,7 +38,7 @@ def test_a_102_language_pooled_study_finishes_with_a_readable_report(tmp_path):
         permutations=100,
         device="cpu",
     )
-    summary = run_study(cfg, progress=False)
+    summary = run_reported(cfg, progress=False)
     assert not summary.failed and len(summary.done) == 2 * N_LANGS + 1
     transfer = pd.read_csv(tmp_path / "run" / "tables" / "transfer.csv")
     assert len(transfer) == N_LANGS and transfer[["within", "pooled", "others"]].notna().all().all()

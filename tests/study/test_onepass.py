@@ -20,8 +20,9 @@ from pitchprobe.models.base import Backend
 from pitchprobe.probe.core import Probes
 from pitchprobe.probe.run import run_probe
 from pitchprobe.probe.transfer import run_transfer
-from pitchprobe.study.run import StudyConfig, run_study
+from pitchprobe.study.run import StudyConfig
 from tests.probe.test_run import aligned_frames
+from tests.study.conftest import run_reported
 
 pytestmark = pytest.mark.slow  # every test here runs a study
 
@@ -105,7 +106,7 @@ def test_a_full_matrix_with_pooled_probes_puts_each_utterance_through_the_model_
     cfg, _ = study
     c = _fbank_study(cfg, tmp_path / "run", train_langs=list(cfg.langs), pooled=True)
     counting = _Counting(load_model("fbank", device="cpu"))
-    summary = run_study(c, progress=False, loader=lambda ident: counting)
+    summary = run_reported(c, progress=False, loader=lambda ident: counting)
     assert not summary.failed
     n_utts = sum(len(read_manifest(Path(cfg.data_dir), code)) for code in cfg.langs)
     assert len(counting.seen) == len(set(counting.seen)) == n_utts
@@ -147,7 +148,7 @@ def test_a_planted_shared_feature_transfers_and_a_language_specific_one_does_not
     cfg, _ = study
     planted = _Planted(Path(cfg.data_dir), cfg.langs)
     c = _fbank_study(cfg, tmp_path / "run", train_langs=list(cfg.langs), pooled=True, alpha=0.0)
-    summary = run_study(c, progress=False, loader=lambda ident: planted)
+    summary = run_reported(c, progress=False, loader=lambda ident: planted)
     assert not summary.failed
     df = pd.read_parquet(tmp_path / "run" / "tables" / "results.parquet")
     r = df[(df.predictor == "probe") & (df.target == "f0_voiced") & (df.metric == "r")]
@@ -164,11 +165,11 @@ def test_a_planted_shared_feature_transfers_and_a_language_specific_one_does_not
 def test_a_study_killed_in_each_phase_resumes_without_recomputing_a_unit(study, tmp_path, stop_after):
     cfg, _ = study
     ref = _fbank_study(cfg, tmp_path / "ref", pooled=True, train_langs=["zz_level"])
-    run_study(ref, progress=False)
+    run_reported(ref, progress=False)
     c = replace(ref, run_dir=str(tmp_path / "run"))
     counting = _Counting(load_model("fbank", device="cpu"), stop_after=stop_after)
     with pytest.raises(KeyboardInterrupt):
-        run_study(c, progress=False, loader=lambda ident: counting)
+        run_reported(c, progress=False, loader=lambda ident: counting)
     units = Path(c.run_dir) / "units"
     done = sorted(p.stem for p in units.glob("*.json"))
     phases = {u.split("--")[0] for u in done}
@@ -177,7 +178,7 @@ def test_a_study_killed_in_each_phase_resumes_without_recomputing_a_unit(study, 
     ] == phases
     outputs = [p for d in ("fits", "probes", "results", "transfer") for p in (Path(c.run_dir) / d).rglob("*.*")]
     mtimes = {p: p.stat().st_mtime_ns for p in outputs}
-    summary = run_study(c, progress=False)
+    summary = run_reported(c, progress=False)
     assert sorted(summary.skipped) == done and not summary.failed
     assert not set(summary.done) & set(done), "no unit done before the kill is recomputed"
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes, "no output of theirs is rewritten"
@@ -189,11 +190,11 @@ def test_a_study_killed_in_each_phase_resumes_without_recomputing_a_unit(study, 
 def test_float32_sums_are_recorded_and_a_rerun_recomputes_nothing(study, tmp_path):
     cfg, _ = study
     c = _fbank_study(cfg, tmp_path / "run", pooled=True, train_langs=[], sums_dtype="float32")
-    first = run_study(c, progress=False)
+    first = run_reported(c, progress=False)
     assert not first.failed
     res = json.loads((tmp_path / "run" / "transfer" / "fbank" / "pooled" / "zz_level.json").read_text())
     assert res["fingerprint"]["sums_dtype"] == "float32"
-    again = run_study(c, progress=False)
+    again = run_reported(c, progress=False)
     assert again.done == [] and sorted(again.skipped) == sorted(first.done)
     within = json.loads((Path(cfg.run_dir) / "transfer" / "fbank" / "pooled" / "zz_level.json").read_text())
     np.testing.assert_allclose(_values(res), _values(within), rtol=1e-4)

@@ -14,8 +14,8 @@ import pytest
 
 from pitchprobe.analysis.stats import METRICS
 from pitchprobe.data.languages import load_table
-from pitchprobe.study.run import StudyConfig, run_study
-from tests.study.conftest import TINY_HUBERT, plant_no_pitch  # noqa: F401
+from pitchprobe.study.run import StudyConfig
+from tests.study.conftest import TINY_HUBERT, plant_no_pitch, run_reported  # noqa: F401
 
 pytestmark = pytest.mark.slow  # every test here runs a study or the whole pipeline
 
@@ -99,7 +99,7 @@ def test_rerun_recomputes_nothing(study):
     mtimes = {p: p.stat().st_mtime_ns for p in results if p.is_file()}
     # per model: within and pooled 3 x (json, predictions, stats); zz_level's 2 and others' 3 x (json, stats)
     assert len(mtimes) == 2 * (3 * 3 + 3 * 3 + 2 * 2 + 3 * 2)
-    summary = run_study(cfg, progress=False)
+    summary = run_reported(cfg, progress=False)
     assert summary.done == [] and len(summary.skipped) == 14
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
 
@@ -121,7 +121,7 @@ def test_killed_study_resumes_cleanly(study, tmp_path):
     done_before = len(list(units.glob("*.json")))
     assert 1 <= done_before < 7, "killed after the first unit and before the last"
     assert not list((tmp_path / "run").rglob(".*.tmp*")), "no temporary files left"
-    summary = run_study(cfg2, progress=False)
+    summary = run_reported(cfg2, progress=False)
     assert len(summary.skipped) == done_before and len(summary.done) == 7 - done_before and not summary.failed
 
 
@@ -132,7 +132,7 @@ def test_slurm_path_through_submitit_local_executor(study, tmp_path):
         **{**asdict(cfg), "run_dir": str(tmp_path / "run"), "models": ["fbank"], "langs": langs, "train_langs": []}
     )
     cfg2.executor, cfg2.langs_per_job = "submitit-local", 2
-    summary = run_study(cfg2, progress=False)
+    summary = run_reported(cfg2, progress=False)
     assert not summary.failed and len(summary.done) == 5
     jobs = json.loads((tmp_path / "run" / "logs" / "jobs.json").read_text())
     assert len(jobs) == 5 and len(set(jobs.values())) == 3, "one fit job (2 languages), the pool, one score job"

@@ -14,7 +14,8 @@ from pitchprobe.data.synth import write_corpus
 from pitchprobe.labels.agreement import pair_agreement
 from pitchprobe.labels.store import label_timing, read_labels
 from pitchprobe.probe.results import read_result
-from pitchprobe.study.run import StudyConfig, run_study
+from pitchprobe.study.run import StudyConfig
+from tests.study.conftest import run_reported
 
 pytestmark = pytest.mark.slow  # two small studies
 TRACKERS = ["pyaapt", "praat", "swift"]
@@ -38,7 +39,7 @@ def tracked(tmp_path_factory):
     }
     by_tracker = StudyConfig(**common, run_dir=str(tmp / "run"))
     consensus = StudyConfig(**common, run_dir=str(tmp / "consensus"), labels="consensus")
-    return by_tracker, run_study(by_tracker, progress=False), consensus, run_study(consensus, progress=False)
+    return by_tracker, run_reported(by_tracker, progress=False), consensus, run_reported(consensus, progress=False)
 
 
 def test_every_tracker_labels_and_the_agreement_table_equals_the_pairs_of_stored_labels(tracked):
@@ -134,7 +135,7 @@ def test_an_offset_measured_anew_makes_labels_and_results_stale_and_overwrite_re
     cfg = StudyConfig(langs=["zz_level"], models=["fbank"], trackers=["praat"], data_dir=str(root),
                       run_dir=str(tmp_path / "run"), languages_table=str(corpus / "languages.tsv"), source=str(corpus),
                       bootstrap=20, permutations=20, device="cpu")  # fmt: skip
-    assert not run_study(cfg, progress=False).failed
+    assert not run_reported(cfg, progress=False).failed
     layout = RunLayout(cfg.run_dir)
     offset = label_timing(root, "zz_level", tracker="praat")["applied_offset_samples"]
     assert offset == 0  # Praat's frames sit at their nominal centres
@@ -145,12 +146,12 @@ def test_an_offset_measured_anew_makes_labels_and_results_stale_and_overwrite_re
     (cache,) = (root / "calibration").glob("praat-*.json")  # as a new version of Praat measured 40 samples late
     cache.write_text(json.dumps({**json.loads(cache.read_text()), "applied_offset_samples": offset + 40}))
     with pytest.raises(PitchProbeError, match=rf"labels_timing.offset_samples: {offset} -> {offset + 40}") as e:
-        run_study(cfg, progress=False)
+        run_reported(cfg, progress=False)
     assert (
         f"are placed at the nominal centres + {offset} samples, but praat is now at the nominal centres + "
         f"{offset + 40} samples" in str(e.value)
     )
-    summary = run_study(replace(cfg, overwrite=True), progress=False)
+    summary = run_reported(replace(cfg, overwrite=True), progress=False)
     assert not summary.failed and summary.done
     params = cfg.tracker_params("praat")
     for split in ("train", "dev", "test"):
@@ -162,9 +163,9 @@ def test_an_offset_measured_anew_makes_labels_and_results_stale_and_overwrite_re
     timing = layout.model_timing("fbank")
     timing.write_text(json.dumps({**json.loads(timing.read_text()), "applied_offset_samples": 16}))
     with pytest.raises(PitchProbeError, match=r"model_offset_samples: None -> 16"):
-        run_study(cfg, progress=False)
-    assert run_study(replace(cfg, overwrite=True), progress=False).done
+        run_reported(cfg, progress=False)
+    assert run_reported(replace(cfg, overwrite=True), progress=False).done
     res = read_result(layout.within("fbank", "zz_level").json)
     assert res.fingerprint["model_offset_samples"] == 16 and res.model["first_centre_samples"] == 200 + 16
-    again = run_study(cfg, progress=False)
+    again = run_reported(cfg, progress=False)
     assert again.done == [] and again.skipped
