@@ -193,6 +193,48 @@ def _synth(style: str, base_f0_hz: float, duration_s: float, rng: np.random.Gene
     return wave, f0, syllables
 
 
+def moving_utterance(
+    *,
+    low_hz: float,
+    high_hz: float,
+    duration_s: float,
+    rng: np.random.Generator,
+    sampling_rate: int = SAMPLING_RATE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """An utterance of voiced stretches whose F0 keeps moving, for timing trackers: every stretch carries its F0
+    with no delay (:func:`harmonic_signal`) and curves, so that where its labels sit can be told from its level.
+
+    Each stretch (0.3-0.8 s) follows a register drawn log-uniformly from ``low_hz`` to ``high_hz`` (kept 3
+    semitones inside them), moved by two sinusoids of 1.5-6 Hz and 1-2.5 semitones each, clipped to the range;
+    stretches are parted by 60-150 ms of noise floor (an unvoiced gap).
+
+    Returns
+    -------
+    (wave, f0) : tuple of np.ndarray
+        ``wave`` float64 (N,), peak 0.5, SNR about 40 dB; ``f0`` float64 (N,), Hz per sample, 0 = unvoiced.
+    """
+    fs = sampling_rate
+    edge = int(EDGE_S * fs)
+    waves, f0s = [FLOOR * rng.standard_normal(edge)], [np.zeros(edge)]
+    total, lo, hi = edge, np.log(low_hz) + 0.25 * np.log(2), np.log(high_hz) - 0.25 * np.log(2)
+    while total < duration_s * fs:
+        n = int(rng.uniform(0.3, 0.8) * fs)
+        t = np.arange(n) / fs
+        st = sum(rng.uniform(1.0, 2.5) * np.sin(2 * np.pi * rng.uniform(1.5, 6.0) * t + rng.uniform(0, 2 * np.pi))
+                 for _ in range(2))  # fmt: skip
+        f0 = np.clip(np.exp(rng.uniform(lo, hi)) * 2 ** (st / 12), low_hz, high_hz)
+        gap = int(rng.uniform(0.06, 0.15) * fs)
+        waves += [_voiced(f0, str(rng.choice(list(VOWELS))), rng, fs), FLOOR * rng.standard_normal(gap)]
+        f0s += [f0, np.zeros(gap)]
+        total += n + gap
+    waves.append(FLOOR * rng.standard_normal(edge))
+    f0s.append(np.zeros(edge))
+    wave, f0 = np.concatenate(waves), np.concatenate(f0s)
+    wave *= PEAK / np.max(np.abs(wave))
+    wave += np.sqrt(np.mean(wave**2)) * 10 ** (-SNR_DB / 20) * rng.standard_normal(wave.size)
+    return wave, f0
+
+
 def true_f0_at(f0: np.ndarray, centres: np.ndarray, *, half_window: int = 200) -> np.ndarray:
     """True F0 at frame centres.
 

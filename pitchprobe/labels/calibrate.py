@@ -378,6 +378,51 @@ def calibrate(
     )
 
 
+def stretch_offsets(
+    f0_hz: np.ndarray, centres: np.ndarray, f0_true: np.ndarray, *, max_shift: int = 480, min_frames: int = 5
+) -> list[tuple[int, float, float]]:
+    """Where labels sit, per voiced stretch of a signal of known F0: the shift that best lines them up with it.
+
+    For each stretch of ``f0_true > 0`` with at least ``min_frames`` voiced labels inside it, the shift ``tau``
+    (whole samples, ``|tau| <= max_shift``) minimising the mean of ``(log f0_hz[k] - c - log f0_true[centres[k] +
+    tau])**2`` over its voiced labels, ``c`` the median difference (each term capped at 100 cents, so octave
+    errors do not decide): ``c`` takes up any level bias of the tracker, so only the contour's *movement* places
+    the labels. A flat stretch has no movement to place them by: use curved contours
+    (:func:`pitchprobe.data.synth.moving_utterance`).
+
+    Parameters
+    ----------
+    f0_hz : np.ndarray
+        (G,) labels, Hz, 0 = unvoiced.
+    centres : np.ndarray
+        (G,) where they are placed, samples.
+    f0_true : np.ndarray
+        (N,) true F0 per sample, Hz, 0 = unvoiced.
+
+    Returns
+    -------
+    list of (start, tau, median F0)
+        Per stretch: its first sample, the shift in samples (positive: the labels describe the signal later
+        than they are placed), and its median true F0 in Hz.
+    """
+    f0_hz, centres = np.asarray(f0_hz, dtype=np.float64), np.asarray(centres, dtype=np.int64)
+    voiced = np.concatenate([[False], f0_true > 0, [False]])
+    edges = np.flatnonzero(np.diff(voiced.astype(np.int8)))
+    cap = (ROBUST_CENTS * np.log(2) / 1200) ** 2
+    out = []
+    for start, stop in zip(edges[::2], edges[1::2]):
+        inside = (centres >= start + max_shift) & (centres < stop - max_shift) & (f0_hz > 0)
+        if inside.sum() < min_frames:
+            continue
+        log_tr, c0 = np.log(f0_hz[inside]), centres[inside]
+        taus = np.arange(-max_shift, max_shift + 1)
+        d = log_tr[None, :] - np.log(f0_true[c0[None, :] + taus[:, None]])
+        d -= np.median(d, axis=1, keepdims=True)
+        cost = np.minimum(d**2, cap).mean(axis=1)
+        out.append((int(start), float(taus[int(np.argmin(cost))]), float(np.median(f0_true[start:stop]))))
+    return out
+
+
 def calibrate_tracker(name: str, *, params: PitchParams = DEFAULT_PARAMS, repeats: int = REPEATS) -> TrackerTiming:
     """:func:`calibrate` of tracker ``name`` of :data:`~pitchprobe.labels.trackers.TRACKERS`, placed by its own rule
     (:func:`~pitchprobe.labels.trackers.track_placed`)."""

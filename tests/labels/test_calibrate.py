@@ -192,3 +192,18 @@ def test_pyaapt_labels_sit_nearer_their_placed_centres_than_their_nominal_ones(f
     for register in timing.by_register.values():
         assert abs(samples_to_ms(register["chirp_pair"])) < TIMING_TOLERANCE_MS
     assert timing.uncertainty_ms < max(abs(lo - timing.offset_ms), abs(hi - timing.offset_ms)) / 2
+
+
+@pytest.mark.parametrize("planted", [-90, 0, 37])
+def test_stretch_offsets_recover_a_planted_shift_whatever_the_level_bias(planted):
+    """Labels that read the true F0 ``planted`` samples after their positions, 20 cents low and with an octave
+    error here and there: each stretch's shift is the planted one, and its median F0 is reported."""
+    rng = np.random.default_rng(3)
+    wave, f0 = synth.moving_utterance(low_hz=110.0, high_hz=240.0, duration_s=3.0, rng=rng)
+    positions = 200 + 320 * np.arange((f0.size - 400) // 320)
+    labels = np.where(f0[positions + planted] > 0, f0[positions + planted] * 2 ** (-20 / 1200), 0.0)
+    labels[::17] *= 2  # octave errors
+    found = cal.stretch_offsets(labels, positions, f0)
+    assert len(found) >= 4
+    for start, tau, hz in found:
+        assert tau == planted and f0[start] > 0 and (start == 0 or f0[start - 1] == 0) and 110 <= hz <= 240
