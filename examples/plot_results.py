@@ -44,8 +44,6 @@ from matplotlib.lines import Line2D  # noqa: E402
 from PIL import Image  # noqa: E402  (a dependency of matplotlib)
 
 SAMPLING_RATE = 16000  # Hz; audio, model frames and pYAAPT labels all use it
-DEFAULT_LABEL_HOP = 320  # samples between label frame centres (20 ms)
-DEFAULT_LABEL_FIRST_CENTRE = 200  # samples; centre of label frame 0 (half of the 25 ms window)
 TARGET = "f0_voiced"  # the probe fitted on voiced frames, predicting F0 in Hz
 # Okabe-Ito colour-blind-safe palette (black left out: it is the pYAAPT reference colour).
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442"]
@@ -85,8 +83,6 @@ class Result:
     errors: dict[str, list[float]]  # rmse_hz / rmse_cents / r2 of the f0_voiced probe, per layer
     baseline: dict[str, float]  # the train-mean baseline's rmse_hz / rmse_cents / r2
     predictions: Path | None
-    label_hop: float = DEFAULT_LABEL_HOP
-    label_first_centre: float = DEFAULT_LABEL_FIRST_CENTRE
 
     @property
     def best_layer(self) -> int:
@@ -119,7 +115,6 @@ def load_results(results_dir: Path) -> list[Result]:
         layers = record["layers"]
         voiced = [layer[TARGET]["voiced"] for layer in layers]
         baseline_voiced = record["baseline_train_mean"][TARGET]["voiced"]
-        labels = record.get("labels", {})
         predictions = path.with_name(path.stem + ".predictions.parquet")
         results.append(
             Result(
@@ -131,8 +126,6 @@ def load_results(results_dir: Path) -> list[Result]:
                 errors={key: [_number(v.get(key)) for v in voiced] for key in ERROR_LABELS},
                 baseline={key: _number(baseline_voiced.get(key)) for key in ERROR_LABELS},
                 predictions=predictions if predictions.is_file() else None,
-                label_hop=float(labels.get("hop_samples", DEFAULT_LABEL_HOP)),
-                label_first_centre=float(labels.get("first_centre_samples", DEFAULT_LABEL_FIRST_CENTRE)),
             )
         )
     return sorted(results, key=lambda res: (res.model_tag.endswith("-random"), res.model_tag, res.code))
@@ -313,7 +306,7 @@ def plot_contour_examples(
         frames_by_model = {
             tag: pd.read_parquet(
                 res.predictions,
-                columns=["id", "layer", "label_index", "f0_hz", "pred_f0_voiced"],
+                columns=["id", "layer", "label_index", "centre_samples", "f0_hz", "pred_f0_voiced"],
                 filters=[("layer", "=", res.best_layer)],
             )
             for tag, res in by_model.items()
@@ -325,7 +318,7 @@ def plot_contour_examples(
         reference = next(iter(by_model.values()))
         row = frames_by_model[reference.model_tag].set_index("id").loc[utterance]
         f0 = np.asarray(row.f0_hz, dtype=float)
-        seconds = (reference.label_first_centre + reference.label_hop * np.asarray(row.label_index)) / SAMPLING_RATE
+        seconds = np.asarray(row.centre_samples, dtype=float) / SAMPLING_RATE  # where each label frame sits
         voiced = f0 > 0
         ax.plot(seconds, np.where(voiced, f0, np.nan), color="black", linewidth=2.6, label="pYAAPT F0", zorder=3)
         for tag, res in by_model.items():
@@ -333,7 +326,7 @@ def plot_contour_examples(
             prediction = np.asarray(row.pred_f0_voiced, dtype=float)
             f0_model = np.asarray(row.f0_hz, dtype=float)
             ax.plot(
-                (res.label_first_centre + res.label_hop * np.asarray(row.label_index)) / SAMPLING_RATE,
+                np.asarray(row.centre_samples, dtype=float) / SAMPLING_RATE,
                 np.where(f0_model > 0, prediction, np.nan),
                 color=colour[tag],
                 marker=style[tag][1],

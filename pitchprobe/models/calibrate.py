@@ -57,6 +57,7 @@ HALF_WIDTH_WINDOWS = 3  # receptive fields (window samples) each side of a click
 HALF_WIDTH_HOPS = 4  # hops, the least half-width (for a centred STFT, window 0)
 EXTENT_FRACTION = 0.9  # of the response, held by the reported extent
 SEED = 0
+CALIBRATION_VERSION = 2  # bump when the measurement changes: cached model timings of another version are redone
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,16 @@ def calibrate_model(
     )
 
 
+def cached_timing(cache: Path) -> dict | None:
+    """The model timing in ``cache``, if there is one of this :data:`CALIBRATION_VERSION` that reads; else None."""
+    try:
+        timing = json.loads(cache.read_text())
+        float(timing["applied_offset_samples"])
+    except (OSError, ValueError, KeyError, TypeError):  # none, or unreadable
+        return None
+    return timing if timing.get("calibration") == CALIBRATION_VERSION else None
+
+
 def place_frames(backend: Backend, *, cache: Path) -> dict:
     """Place ``backend``'s frames where they were measured to sit: set its ``grid_offset`` to the applied offset
     of its timing, read from ``cache`` (a JSON file) or measured now (:func:`calibrate_model`) and written there.
@@ -261,23 +272,21 @@ def place_frames(backend: Backend, *, cache: Path) -> dict:
     here, so both align alike. A model whose click response cannot be measured keeps its nominal centres, and
     its timing says why.
 
+    A cache of another :data:`CALIBRATION_VERSION`, or unreadable, is measured again and replaced.
+
     Returns
     -------
     dict
-        The timing (:meth:`ModelTiming.as_dict`, or ``{"measured": False, "reason", "applied_offset_samples": 0}``).
+        The timing (:meth:`ModelTiming.as_dict`, or ``{"measured": False, "reason", "applied_offset_samples": 0}``),
+        with ``calibration``: :data:`CALIBRATION_VERSION`.
     """
-    timing = None
-    if cache.is_file():
-        try:
-            timing = json.loads(cache.read_text())
-            float(timing["applied_offset_samples"])
-        except (OSError, ValueError, KeyError, TypeError):
-            timing = None  # unreadable: measured again and replaced
+    timing = cached_timing(cache)
     if timing is None:
         try:
             timing = calibrate_model(backend).as_dict()
         except PitchProbeError as e:  # no finite click response: the model's frames keep their nominal centres
             timing = {"model": backend.tag, "measured": False, "reason": str(e), "applied_offset_samples": 0}
+        timing["calibration"] = CALIBRATION_VERSION
         write_json(cache, timing)
     backend.grid_offset = float(timing["applied_offset_samples"])
     return timing

@@ -14,7 +14,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.core.layout import ResultFiles, RunLayout
 from pitchprobe.models.identity import ModelIdentity
 from pitchprobe.probe.fingerprint import ProbeSettings, changed_fields, fingerprint_differences, probe_settings
@@ -60,14 +59,14 @@ def unit_fingerprint(
 
 def model_offset(cfg: StudyConfig, model: ModelIdentity) -> float:
     """Samples the study places ``model``'s frames from their nominal centres: its timing measured in the run
-    directory (0 before it is measured, and for a model that could not be)."""
+    directory (0 before it is measured, and for a model that could not be; one unreadable or of another
+    calibration is measured again when the model is next loaded)."""
+    from pitchprobe.models.calibrate import cached_timing
+
     if cfg.run_dir is None:
         return 0.0
-    path = RunLayout(cfg.run_dir).model_timing(model.tag)
-    try:
-        return float(json.loads(path.read_text())["applied_offset_samples"]) if path.is_file() else 0.0
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise PitchProbeError(f"{path} is not a readable model timing ({type(e).__name__}: {e}): delete it") from e
+    timing = cached_timing(RunLayout(cfg.run_dir).model_timing(model.tag))
+    return 0.0 if timing is None else float(timing["applied_offset_samples"])
 
 
 @dataclass(frozen=True)

@@ -109,9 +109,11 @@ def test_frames_are_placed_from_the_cache_or_measured_once(fbank_timing, tmp_pat
     first = place_frames(backend, cache=cache)
     assert first["offset_samples"] == pytest.approx(fbank_timing.offset_samples)
     assert json.loads(cache.read_text()) == first and backend.grid_offset == first["applied_offset_samples"] == 0
-    cache.write_text(json.dumps({**first, "applied_offset_samples": 24}))  # as measured by another version
+    cache.write_text(json.dumps({**first, "applied_offset_samples": 24}))  # as if measured there at 24
     assert place_frames(backend, cache=cache)["applied_offset_samples"] == 24 and backend.grid.first == 224.0
     cache.write_text("{not json")  # unreadable: measured again and replaced
+    assert place_frames(backend, cache=cache)["applied_offset_samples"] == 0 and backend.grid.first == 200.0
+    cache.write_text(json.dumps({**first, "applied_offset_samples": 24, "calibration": 1}))  # an older calibration
     assert place_frames(backend, cache=cache)["applied_offset_samples"] == 0 and backend.grid.first == 200.0
 
 
