@@ -125,6 +125,12 @@ def _voiced(f0: np.ndarray, vowel: str, rng: np.random.Generator, fs: int) -> np
     return env * x / np.sqrt(np.mean(x**2))
 
 
+def _with_noise(wave: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``wave`` scaled to peak :data:`PEAK`, plus white noise :data:`SNR_DB` below its rms."""
+    wave = wave * PEAK / np.max(np.abs(wave))
+    return wave + np.sqrt(np.mean(wave**2)) * 10 ** (-SNR_DB / 20) * rng.standard_normal(wave.size)
+
+
 def synth_utterance(
     *,
     style: str,
@@ -188,8 +194,7 @@ def _synth(style: str, base_f0_hz: float, duration_s: float, rng: np.random.Gene
         f0[start : start + n] *= np.linspace(1.0, rng.choice([0.8, 1.2]), n)
     for start, n, vowel in nuclei:
         wave[start : start + n] = _voiced(f0[start : start + n], vowel, rng, fs)
-    wave *= PEAK / np.max(np.abs(wave))
-    wave += np.sqrt(np.mean(wave**2)) * 10 ** (-SNR_DB / 20) * rng.standard_normal(wave.size)
+    wave = _with_noise(wave, rng)
     return wave, f0, syllables
 
 
@@ -230,8 +235,7 @@ def moving_utterance(
     waves.append(FLOOR * rng.standard_normal(edge))
     f0s.append(np.zeros(edge))
     wave, f0 = np.concatenate(waves), np.concatenate(f0s)
-    wave *= PEAK / np.max(np.abs(wave))
-    wave += np.sqrt(np.mean(wave**2)) * 10 ** (-SNR_DB / 20) * rng.standard_normal(wave.size)
+    wave = _with_noise(wave, rng)
     return wave, f0
 
 

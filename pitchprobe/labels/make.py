@@ -54,6 +54,7 @@ from pitchprobe.labels.pitch import (
 )
 from pitchprobe.labels.pool import Task, TaskFailure, available_cpus, run_tasks
 from pitchprobe.labels.store import label_timing, prepare_store, read_labels, write_part
+from pitchprobe.labels.timing_signals import signal_settings
 from pitchprobe.labels.trackers import release_detectors, require, track_placed, tracker_info
 
 _TIMINGS: dict[str, dict] = {}  # this process's measured timings, by settings key
@@ -135,7 +136,7 @@ def tracker_timing(root: Path, params: PitchParams) -> dict:
         "version": version,
         "calibration": CALIBRATION_VERSION,
         "placement": info.placement,
-        "signals": calibration.signal_settings(),
+        "signals": signal_settings(),
     }
     key = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
     path = calibration_path(root, params.tracker, key)

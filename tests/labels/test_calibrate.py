@@ -12,6 +12,7 @@ from pitchprobe.core.timing import TIMING_TOLERANCE_MS, samples_to_ms
 from pitchprobe.data import synth
 from pitchprobe.data.synth import harmonic_signal
 from pitchprobe.labels import calibrate as cal
+from pitchprobe.labels import timing_signals as sig
 from pitchprobe.labels.calibrate import calibrate, calibrate_tracker, calibration_signals
 from pitchprobe.labels.pitch import PitchParams
 from pitchprobe.labels.trackers import Tracked, grid_frames, track_placed, track_with
@@ -113,9 +114,9 @@ def test_timings_apply_the_rule_to_their_own_measurement(praat_timings):
 def test_a_timing_is_plain_data(praat_timings):
     d = json.loads(json.dumps(praat_timings[0].as_dict()))
     assert d["tracker"] == "praat+0" and d["hop_samples"] == 320 and d["nominal_first_samples"] == 200
-    assert d["placement"] == "fixed" and d["signals"] == cal.signal_settings()
+    assert d["placement"] == "fixed" and d["signals"] == sig.signal_settings()
     assert set(d["by_signal"]) == {"chirp_up", "chirp_down", "chirp_pair", "vibrato"}
-    assert set(d["by_register"]) == {f"{r:g}" for r in cal.REGISTERS_HZ}
+    assert set(d["by_register"]) == {f"{r:g}" for r in sig.REGISTERS_HZ}
     assert (d["by_signal"]["chirp_pair"] + d["by_signal"]["vibrato"]) / 2 == pytest.approx(d["offset_samples"])
 
 
@@ -140,25 +141,25 @@ def test_a_tracker_with_the_wrong_frames_or_no_voicing_is_refused():
 def test_calibration_signals_have_the_advertised_f0():
     params = PitchParams()
     signals = calibration_signals(params=params, repeats=4)
-    kinds = ["chirp_up", "chirp_down", "vibrato"] + ["range"] * len(cal.RANGE_STEPS_ST)
-    assert [s.kind for s in signals] == kinds * 4 * len(cal.REGISTERS_HZ)
+    kinds = ["chirp_up", "chirp_down", "vibrato"] + ["range"] * len(sig.RANGE_STEPS_ST)
+    assert [s.kind for s in signals] == kinds * 4 * len(sig.REGISTERS_HZ)
     starts = {int(np.flatnonzero(s.f0 > 0)[0]) % params.hop_samples() for s in signals}
     assert len(starts) == 4, "each repeat starts at another phase of the hop"
     for s in signals:
         voiced = s.f0[s.start : s.stop]
         assert np.all(voiced > 0) and np.all(s.f0[: s.start - (s.kind == "range") * 17600] == 0)
-        assert s.wav.shape == s.f0.shape and np.max(np.abs(s.wav)) == pytest.approx(cal.PEAK, rel=0.01)
+        assert s.wav.shape == s.f0.shape and np.max(np.abs(s.wav)) == pytest.approx(sig.PEAK, rel=0.01)
         centre = 12 * np.log2(np.sqrt(voiced.max() * voiced.min()) / s.register_hz)
         assert abs(centre) < 0.05, "each signal is centred on its register"
         if s.kind == "chirp_up":
             assert np.all(np.diff(voiced) > 0) and 12 * np.log2(voiced[-1] / voiced[0]) == pytest.approx(
-                cal.CHIRP_ST, 0.01
+                sig.CHIRP_ST, 0.01
             )
         elif s.kind == "chirp_down":
             assert np.all(np.diff(voiced) < 0)
         else:
             depth = 12 * np.log2(voiced.max() / voiced.min()) / 2
-            assert depth == pytest.approx(cal.VIBRATO_DEPTH_ST, rel=0.01)
+            assert depth == pytest.approx(sig.VIBRATO_DEPTH_ST, rel=0.01)
         if s.kind == "range":  # steady voicing step_st from the register, then the vibrato
             before = s.f0[s.start - 17600 : s.start - 1600]
             assert np.allclose(12 * np.log2(before / s.register_hz), s.step_st)

@@ -8,6 +8,7 @@ import pytest
 from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.data.synth import harmonic_signal
 from pitchprobe.labels import calibrate as cal
+from pitchprobe.labels import timing_signals as sig
 from pitchprobe.labels.pitch import PitchParams, track
 from pitchprobe.labels.trackers import track_placed
 from pitchprobe.labels.yaapt_windows import frame_offsets, recorded_windows, utterance_offset
@@ -21,7 +22,7 @@ def _vibrato_after(preceding_hz: float, *, seed: int = 0):
     """(wave, true F0): 1 s of steady voicing at ``preceding_hz``, then 1.5 s of a 150 Hz ± 2 st, 5 Hz vibrato."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(1.5 * FS)) / FS
-    vib = 150.0 * 2 ** (2 / 12 * np.sin(2 * np.pi * cal.VIBRATO_RATE_HZ * t))
+    vib = 150.0 * 2 ** (2 / 12 * np.sin(2 * np.pi * sig.VIBRATO_RATE_HZ * t))
     ramp = np.geomspace(preceding_hz, 150.0, int(0.1 * FS))  # a glide into the vibrato, no jump
     f0 = np.concatenate([np.full(FS, preceding_hz), ramp, vib])
     voiced = harmonic_signal(f0, rng=rng)
