@@ -148,7 +148,7 @@ def tracker_timing(root: Path, params: PitchParams) -> dict:
     try:
         timing = {**calibration.calibrate_tracker(params.tracker, params=params).as_dict(), "package_version": version}
     except (PitchProbeError, MemoryError) as e:  # the tracker fails on the calibration signals (an F0 range
-        # that misses them, say): the labels keep their nominal centres, and the timing says why
+        # that misses them, say): the labels are placed by the tracker's rule alone, and the timing says why
         timing = {"tracker": params.tracker, "placement": info.placement, "measured": False,
                   "reason": f"{type(e).__name__}: {e}", "applied_offset_samples": 0,
                   "package_version": version}  # fmt: skip

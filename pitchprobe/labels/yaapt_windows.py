@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pitchprobe.core.audio import SAMPLING_RATE
-from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.core.errors import AudioError, PitchProbeError
 
 _LOCK = threading.Lock()  # one recording at a time per process (the module attribute is shared)
 
@@ -132,7 +132,9 @@ def utterance_offset(
     Raises
     ------
     PitchProbeError
-        If pYAAPT made no ``time_track`` call (another amfm_decompy version), or no frame has an offset.
+        If pYAAPT made no ``time_track`` call (another amfm_decompy version: a fault of the installation).
+    AudioError
+        ``pitch_failed`` if no frame of this file has an offset (a fault of the file, recorded as such).
     """
     if not inputs:
         raise PitchProbeError(
@@ -143,7 +145,7 @@ def utterance_offset(
     voiced = np.isfinite(offsets) & (f0 > 0)
     use = offsets[voiced] if voiced.any() else offsets[np.isfinite(offsets)]
     if use.size == 0:
-        raise PitchProbeError("pYAAPT gave no frame whose correlation window can be placed")
+        raise AudioError("pitch_failed", "pYAAPT gave no frame whose correlation window can be placed")
     return int(round(float(np.median(use))))
 
 
