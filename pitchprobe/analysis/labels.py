@@ -55,7 +55,8 @@ READING_TEXT = (
 TIMING_TEXT = (
     "Where each tracker's label frames sit, measured on signals that carry a known F0 with no delay (zero-phase "
     "harmonic synthesis): log chirp pairs (up and down, whose mean cancels a level bias) and a 5 Hz vibrato, in "
-    "registers around 110, 160 and 240 Hz. At nominal centres: the range over registers and signals of where the "
+    "registers around 110, 160 and 240 Hz, also after voicing in another register (a wider utterance range). At "
+    "nominal centres: the range over registers, signals and ranges of where the "
     "content sits from the frame's nominal centre (negative = earlier). Placement: how the frames are placed "
     "before any measured offset (pYAAPT per utterance, at the centre of the correlation windows its F0 came "
     "from). Chirp and vibrato estimates: from the placed centres; the measured offset is their midpoint and the "
@@ -63,13 +64,18 @@ TIMING_TEXT = (
     "error of the labels, in cents, against the true F0 of the calibration signals."
 )
 PLACEMENT_TEXT = {
-    "fixed": "nominal centres",
-    "pyaapt-window": "per utterance: centre of pYAAPT's correlation windows",
+    "fixed": "at its nominal centres",
+    "pyaapt-window": "per utterance, at the centre of pYAAPT's correlation windows",
 }
 
 
+def _round(value, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
 def _ms(samples, fs) -> float | None:
-    return None if samples is None else samples * 1000 / fs
+    """Samples as ms, to 0.01 ms (the calibration resolves about 0.05 ms)."""
+    return None if samples is None else _round(samples * 1000 / fs, 2)
 
 
 def timing_table(root: Path, codes: list[str], trackers: list[str]) -> pd.DataFrame:
@@ -94,11 +100,11 @@ def timing_table(root: Path, codes: list[str], trackers: list[str]) -> pd.DataFr
                 else "",
                 "chirp estimate (ms)": _ms(chirps, fs),
                 "vibrato estimate (ms)": _ms(vibrato, fs),
-                "measured offset (ms)": timing.get("offset_ms"),
+                "measured offset (ms)": _round(timing.get("offset_ms"), 2),
                 "uncertainty (ms)": _ms(timing.get("uncertainty_samples"), fs),
                 "tolerance (ms)": timing.get("tolerance_ms"),
                 "applied offset (samples)": timing.get("applied_offset_samples"),
-                "calibration error (cents)": timing.get("median_error_cents"),
+                "calibration error (cents)": _round(timing.get("median_error_cents"), 1),
                 "note": _timing_note(timing),
             }
         )
@@ -194,7 +200,7 @@ def labels_text(labels: dict, trackers: list[str], timing: pd.DataFrame) -> str:
     compared = f" Compared with it: {', '.join(others)}." if others and source != "consensus" else ""
     measured = timing[timing["uncertainty (ms)"].notna()] if "uncertainty (ms)" in timing else timing.iloc[:0]
     offsets = "; ".join(
-        f"{r.tracker}, placed at its {r.placement}, {r['chirp estimate (ms)']:+.2f} ms on chirps and "
+        f"{r.tracker}, placed {r.placement}, {r['chirp estimate (ms)']:+.2f} ms on chirps and "
         f"{r['vibrato estimate (ms)']:+.2f} ms on vibrato from there, so {r['measured offset (ms)']:+.2f} ± "
         f"{r['uncertainty (ms)']:.2f} ms, "
         + (f"applied ({r['applied offset (samples)']} samples)" if r["applied offset (samples)"] else "not applied")
@@ -207,8 +213,8 @@ def labels_text(labels: dict, trackers: list[str], timing: pd.DataFrame) -> str:
         "group delay, 1.7-3.4 ms, and that delay would be mistaken for the tracker's): log chirp pairs (up and "
         "down, whose mean cancels a level bias) and a 5 Hz vibrato, in registers around 110, 160 and 240 Hz. "
         f"Where each tracker's label frame sits: {offsets}. The uncertainty is the largest distance of any "
-        "register's or signal's estimate from the offset: a label sits at most that far from its placed centre in "
-        "every condition measured."
+        "register's, signal's or range's estimate from the offset: a label sits at most that far from its placed "
+        "centre in every condition measured."
         + _pyaapt_sentence(measured, labels)
         + " An offset beyond the placement is applied (it moves the labels' centres, and with them the alignment) "
         "when it exceeds the tolerance of 1 ms, under 8 cents at the fastest F0 movements of speech (about 80 "
@@ -245,12 +251,14 @@ def _pyaapt_sentence(measured: pd.DataFrame, labels: dict) -> str:
     return (
         " pYAAPT has no single delay: each frame's F0 comes from a correlation window that starts at the frame's "
         "start (after a causal 151-tap band-pass filter, 75 samples of delay) and whose length is the 35 ms "
-        "time-domain window less the longest lag searched, which follows the whole utterance's F0 range. So the "
-        f"content of a {labels['frame_length_ms']:g} ms frame sits {r['at nominal centres (ms)']} ms from its "
-        "nominal centre on the calibration signals, and by several ms more or less in utterances of wider or "
-        "narrower F0 range. Its labels are therefore placed per utterance, at the median over voiced frames of the "
-        "centres of the windows their F0 came from (pitchprobe.labels.yaapt_windows, computed from the lag ranges "
-        "pYAAPT itself searched); its values are amfm_decompy's, unchanged."
+        "time-domain window less the longest lag searched, which follows the whole utterance's F0 range. So on "
+        f"the calibration signals the content of a {labels['frame_length_ms']:g} ms frame sits "
+        f"{r['at nominal centres (ms)']} ms from its nominal centre, by register and utterance range. Its labels "
+        "are therefore placed per utterance, at the median over voiced frames of the centres of the windows their "
+        "F0 came from (pitchprobe.labels.yaapt_windows, computed from the lag ranges pYAAPT itself searched); its "
+        "values are amfm_decompy's, unchanged. Within an utterance the window still moves with the F0: on moving "
+        "contours of 110-240 Hz the content sits within about ±1 ms of the placed centre between the quartiles "
+        "of voiced stretches (benchmarks/bench_timing.py), the labels' remaining timing uncertainty."
     )
 
 
