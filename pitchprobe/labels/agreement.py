@@ -7,7 +7,11 @@ it counts in no numerator and no denominator.
 - :func:`pair_agreement`: voicing agreement and pitch agreement of two trackers, the first
   one (``a``) taken as the reference;
 - :func:`agreement_rows`: the same for every pair of several trackers over many utterances,
-  one table row per pair;
+  one table row per pair, with :func:`headline_agreement` beside it;
+- :func:`headline_agreement`: how far two trackers agree on what the report's headline pair
+  measures: movement (``r_movement``, the within-utterance r of semitones re each utterance's
+  median, as the ``st_utt`` target) and register (``r_register``, the r over utterances of their
+  median in semitones re 100 Hz, as the ``register`` target);
 - :func:`consensus`: one label per frame from K trackers: their pitch where at least two agree
   within a quarter tone, 0 where all call the frame unvoiced, NaN (not used to fit or to
   score) where they disagree; :func:`consensus_counts` counts each kind.
@@ -43,6 +47,8 @@ CONSENSUS_CENTS = 50.0  # cents: agreement within a quarter tone, raw pitch accu
 MIN_VOICED = 2  # trackers that must call a frame voiced for a consensus pitch: an agreeing pair needs two
 CENTS_EPS = 1e-6  # cents of float rounding allowed at a tolerance (log2 rounds at ~1e-12): "exactly 50" is in
 CONSTANT_RTOL = 1e-12  # a series whose variance is below this fraction of its second moment is constant: no correlation
+MIN_WITHIN_FRAMES = 3  # voiced frames an utterance needs for its own r (two points always correlate fully)
+REGISTER_REF_HZ = 100.0  # Hz, 0 semitones of the register target
 
 
 @dataclass(frozen=True)
@@ -166,8 +172,8 @@ def agreement_rows(
     Returns
     -------
     list of dict
-        ``{"tracker_a", "tracker_b", **PairAgreement.as_dict(), "length_mismatch_frames"}``, the
-        last the frames cut off by truncation (summed ``|T_a,i - T_b,i|``).
+        ``{"tracker_a", "tracker_b", **PairAgreement.as_dict(), **headline_agreement(...),
+        "length_mismatch_frames"}``, the last the frames cut off by truncation (summed ``|T_a,i - T_b,i|``).
     """
     utts = _utterances(labels)
     names = list(utts)
@@ -182,9 +188,57 @@ def agreement_rows(
         fa = np.concatenate([x[:k] for x, k in zip(utts[a], n)]) if n else np.zeros(0)
         fb = np.concatenate([y[:k] for y, k in zip(utts[b], n)]) if n else np.zeros(0)
         rows.append(
-            {"tracker_a": a, "tracker_b": b, **pair_agreement(fa, fb).as_dict(), "length_mismatch_frames": mismatch}
+            {
+                "tracker_a": a,
+                "tracker_b": b,
+                **pair_agreement(fa, fb).as_dict(),
+                **headline_agreement(utts[a], utts[b]),
+                "length_mismatch_frames": mismatch,
+            }
         )
     return rows
+
+
+def _semitones(f0: np.ndarray) -> np.ndarray:
+    """Semitones re the median of the voiced frames of ``f0`` (Hz); NaN where unvoiced or masked."""
+    voiced = f0 > 0
+    out = np.full(f0.shape, np.nan)
+    if voiced.any():
+        out[voiced] = 12.0 * np.log2(f0[voiced] / np.median(f0[voiced]))
+    return out
+
+
+def headline_agreement(utts_a: Sequence[np.ndarray], utts_b: Sequence[np.ndarray]) -> dict[str, float]:
+    """Agreement of two trackers on the headline pair, over utterances (the i-th of each the same one).
+
+    - ``r_movement``: per utterance, Pearson r of the two trackers' semitones re their own voiced median, on
+      the frames both call voiced (at least :data:`MIN_WITHIN_FRAMES`), averaged with weights = those frames:
+      the within-utterance r the ``st_utt`` probe is scored by, between the two labellings;
+    - ``r_register``: Pearson r over the utterances both voice somewhere of their median voiced F0 in
+      semitones re :data:`REGISTER_REF_HZ` (each tracker's median over its own voiced frames, as the
+      ``register`` target); ``register_utterances`` how many.
+
+    NaN where undefined. Masked (NaN) frames count as neither voiced nor unvoiced.
+    """
+    wr = w = 0.0
+    reg_a, reg_b = [], []
+    for a, b in zip(utts_a, utts_b):
+        n = min(a.size, b.size)
+        a, b = np.nan_to_num(a[:n], nan=0.0), np.nan_to_num(b[:n], nan=0.0)
+        sa, sb = _semitones(a), _semitones(b)
+        both = (a > 0) & (b > 0)
+        if both.sum() >= MIN_WITHIN_FRAMES:
+            r = _pearson(sa[both], sb[both])
+            if np.isfinite(r):
+                wr, w = wr + r * both.sum(), w + both.sum()
+        if (a > 0).any() and (b > 0).any():
+            reg_a.append(12.0 * np.log2(np.median(a[a > 0]) / REGISTER_REF_HZ))
+            reg_b.append(12.0 * np.log2(np.median(b[b > 0]) / REGISTER_REF_HZ))
+    return {
+        "r_movement": wr / w if w else float("nan"),
+        "r_register": _pearson(np.asarray(reg_a), np.asarray(reg_b)),
+        "register_utterances": len(reg_a),
+    }
 
 
 def consensus(f0s, *, tolerance_cents: float = CONSENSUS_CENTS, min_voiced: int = MIN_VOICED) -> np.ndarray:
@@ -265,10 +319,13 @@ __all__ = [
     "CONSENSUS_CENTS",
     "GPE_RATIO",
     "MIN_VOICED",
+    "MIN_WITHIN_FRAMES",
+    "REGISTER_REF_HZ",
     "OCTAVE_TOL_CENTS",
     "PairAgreement",
     "agreement_rows",
     "consensus",
     "consensus_counts",
+    "headline_agreement",
     "pair_agreement",
 ]

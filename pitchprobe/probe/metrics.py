@@ -49,6 +49,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pitchprobe.labels.agreement import MIN_WITHIN_FRAMES, REGISTER_REF_HZ
+
 TARGETS = ("f0_all", "f0_voiced", "logf0_voiced", "st_utt", "voicing", "register")
 F0_TARGETS = ("f0_voiced", "logf0_voiced", "st_utt")  # fitted and scored on voiced frames
 ALL_FRAME_TARGETS = ("f0_all", "voicing")  # fitted and scored on every frame
@@ -77,8 +79,6 @@ HIGHER_IS_BETTER = {
 }
 NOT_SUMMED = {("voicing", "auc")}  # metrics of histograms, not of per-utterance sums: no bootstrap
 CONSTANT_RTOL = 1e-12  # a prediction whose variance is below this fraction of its second moment is constant
-MIN_WITHIN_FRAMES = 3  # voiced frames an utterance needs for its own r (two points always correlate fully)
-REGISTER_REF_HZ = 100.0  # Hz, 0 semitones of the register target
 AUC_RANGE = (-1.0, 2.0)  # voicing scores are clipped into this range for the ROC histogram
 AUC_BINS = 600  # bins of the ROC histogram: 0.005 wide
 VOICED_SUMS = ("nv", "se_hz", "cents", "sy", "syy", "sp", "spp", "spy", "se_t", "wr", "w")
