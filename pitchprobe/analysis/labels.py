@@ -130,7 +130,14 @@ def headline_view(headline: pd.DataFrame) -> pd.DataFrame:
         "register": "register: r, utterance median",
         "pooled_r": "pooled r, f0_voiced",
     }
-    return _cells(headline, ["test_utterances"], columns)
+    out = _cells(headline, ["test_utterances"], columns)
+    for col, label in (
+        ("movement_ceiling", "labels' movement ceiling"),
+        ("register_ceiling", "labels' register ceiling"),
+    ):
+        if col in headline and not out.empty:
+            out[label] = [f"{v:.3f}" if pd.notna(v) else "" for v in headline[col]]
+    return out
 
 
 def detail_view(detail: pd.DataFrame) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pitchprobe.analysis import agreement, figures
+from pitchprobe.analysis import agreement, figures, label_quality
 from pitchprobe.analysis import labels as labels_report
 from pitchprobe.analysis.aggregate import (
     best_layers,
@@ -53,7 +53,7 @@ def _commands(run_dir: Path, cfg: StudyConfig | None, within: list[ProbeResult])
 
 
 TABLES = ("results.csv", "results.parquet", "best_layers.csv", "transfer.csv", "tests.json", "headline.csv")
-TABLES += ("detail.csv", "agreement.csv")
+TABLES += ("detail.csv", "agreement.csv", "register_by_gender.csv", "octave_independence.csv")
 
 
 def _delete_unwritten(layout: RunLayout, written: set[Path]) -> None:
@@ -178,25 +178,33 @@ def make_report(
         metric=metric,
     )
     write_json(layout.tables / "tests.json", tests)
-    headline_tab, detail_tab = headline_table(df), detail_table(df)
-    for name, tab in (("headline.csv", headline_tab), ("detail.csv", detail_tab)):
-        with atomic_path(layout.tables / name) as tmp:
-            tab.to_csv(tmp, index=False)
     codes, trackers = sorted(set(df.code)), list(cfg.trackers) if cfg else []
     agreement_tab = agreement.agreement_table(Path(cfg.data_dir), codes, trackers) if cfg else pd.DataFrame()
-    if not agreement_tab.empty:
-        with atomic_path(layout.tables / "agreement.csv") as tmp:
-            agreement_tab.to_csv(tmp, index=False)
-        written.add(layout.tables / "agreement.csv")
     first = within[0] if within else results[0][1]
     labels = first.labels
+    source = labels.get("tracker", "pyaapt")
+    ceilings = label_quality.headline_ceilings(agreement_tab, source)
+    headline_tab, detail_tab = headline_table(df), detail_table(df)
+    if "code" in headline_tab and not ceilings.empty:  # the labels' ceilings beside the headline values
+        headline_tab = headline_tab.merge(ceilings, on="code", how="left")
+    quality, quality_tabs = label_quality.report_sections(
+        run_dir=run_dir, root=Path(cfg.data_dir) if cfg else run_dir, corpus=Path(cfg.source) if cfg and cfg.source
+        else None, agreement=agreement_tab, probed=source, within=within, headline=headline_tab, codes=codes,
+        trackers=trackers,
+    )  # fmt: skip
+    tables = {"headline.csv": headline_tab, "detail.csv": detail_tab, **quality_tabs}
+    if not agreement_tab.empty:
+        tables["agreement.csv"] = agreement_tab
+    for name, tab in tables.items():
+        with atomic_path(layout.tables / name) as tmp:
+            tab.to_csv(tmp, index=False)
+        written.add(layout.tables / name)
     timed = [*trackers, labels["tracker"]] if labels.get("sources") else trackers  # a consensus: its own offset
     timing_tab = labels_report.timing_table(Path(cfg.data_dir), codes, timed) if cfg else pd.DataFrame()
     frames_tab = labels_report.frames_table(within)
     placed = labels_report.placed_offsets(Path(cfg.data_dir), codes, labels["tracker"]) if cfg else []
 
     fig_dir = layout.figures
-    source = labels.get("tracker", "pyaapt")
     reliability_tab = agreement.reliability_table(agreement_tab, source)
     on_figure = (target, metric) == (TARGET, METRIC)
     ceil = agreement.ceiling(agreement_tab, source) if on_figure else {}
@@ -249,7 +257,11 @@ def make_report(
             "on English keep it for other languages, tonal ones especially? How do they compare with fbank and with "
             "their own untrained (random-init) copies?",
         ),
-        ("Headline: movement and register", labels_report.READING_TEXT, labels_report.headline_view(headline_tab)),
+        (
+            "Headline: movement and register",
+            labels_report.READING_TEXT + (label_quality.CEILING_TEXT if not ceilings.empty else ""),
+            labels_report.headline_view(headline_tab),
+        ),
         (
             "Voicing and error size",
             "Per language, each at its own probe's best layer (lowest dev MSE): the voicing probe's balanced "
@@ -290,15 +302,17 @@ def make_report(
                 ),
                 (
                     "Label reliability",
-                    "Per language and tracker: the lowest r between it and another tracker, and its estimated r "
-                    "with the true F0 (Spearman's triad, three or more trackers); probed: the labels the probes "
-                    "were fitted on.",
+                    "Per language, speaker gender and tracker, for pooled F0, movement (within-utterance r of "
+                    "semitones) and register (r of utterance medians): the lowest r between it and another "
+                    "tracker, and its estimated r with the truth (Spearman's triad, three or more trackers); "
+                    "probed: the labels the probes were fitted on.",
                     reliability_tab,
                 ),
             ]
             if not agreement_tab.empty
             else []
         ),
+        *quality,
         (
             "Frames used",
             "Label frames the probes were fitted and scored on (all splits), and those masked.",

@@ -235,7 +235,7 @@ def headline_agreement(utts_a: Sequence[np.ndarray], utts_b: Sequence[np.ndarray
             reg_a.append(12.0 * np.log2(np.median(a[a > 0]) / REGISTER_REF_HZ))
             reg_b.append(12.0 * np.log2(np.median(b[b > 0]) / REGISTER_REF_HZ))
     return {
-        "r_movement": wr / w if w else float("nan"),
+        "r_movement": float(wr / w) if w else float("nan"),
         "r_register": _pearson(np.asarray(reg_a), np.asarray(reg_b)),
         "register_utterances": len(reg_a),
     }

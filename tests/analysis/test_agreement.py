@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import pearsonr
 
 from pitchprobe.analysis.agreement import ceiling, reliability, reliability_table
-from pitchprobe.labels.agreement import agreement_rows
+from pitchprobe.labels.agreement import agreement_rows, headline_agreement
 
 
 def _planted(noise_cents: dict[str, float], frames: int = 20000, seed: int = 0):
@@ -35,11 +35,33 @@ def test_estimated_ceiling_needs_three_trackers_and_averages_over_pairs():
     _, labels = _planted({"a": 100.0, "b": 100.0})
     assert reliability(_agreement(labels), "a") == {}
     table = reliability_table(_agreement(labels), "a")  # two trackers: the between-tracker r alone
-    assert list(table.tracker) == ["a", "b"] and table["estimated r with the true F0"].isna().all()
-    assert table["lowest between-tracker r"].nunique() == 1 and list(table.probed) == [True, False]
+    assert list(table.tracker) == ["a", "b"] and table["pooled F0: estimated r"].isna().all()
+    assert table["pooled F0: lowest between-tracker r"].nunique() == 1 and list(table.probed) == [True, False]
     _, labels = _planted({"a": 200.0, "b": 50.0, "c": 80.0, "d": 150.0})
     agreement = _agreement(labels)
     r = {frozenset((x, y)): v for x, y, v in zip(agreement.tracker_a, agreement.tracker_b, agreement.r)}
     pairs = [("b", "c"), ("b", "d"), ("c", "d")]
     want = np.mean([np.sqrt(r[frozenset(("a", b))] * r[frozenset(("a", c))] / r[frozenset((b, c))]) for b, c in pairs])
     assert reliability(agreement, "a")["xx"] == pytest.approx(min(1.0, want), rel=1e-12)
+
+
+def _contours(noise_st: dict[str, float], utterances: int = 400, seed: int = 1):
+    """The true F0 of utterances (a register each, a moving contour inside) and each tracker's labels: the truth
+    with independent errors of the given size in semitones, frame by frame."""
+    rng = np.random.default_rng(seed)
+    truth = []
+    for _ in range(utterances):
+        t = 60
+        truth.append(rng.uniform(90, 260) * 2 ** (np.sin(np.linspace(0, rng.uniform(2, 9), t)) * 3 / 12))
+    labels = {k: [f * 2 ** (rng.normal(0, s, f.size) / 12) for f in truth] for k, s in noise_st.items()}
+    return truth, labels
+
+
+def test_movement_and_register_ceilings_equal_each_trackers_agreement_with_the_planted_truth():
+    truth, labels = _contours({"pyaapt": 1.0, "praat": 0.3, "swift": 0.6})
+    agreement = _agreement(labels)
+    for tracker, f0 in labels.items():
+        true = headline_agreement(truth, f0)
+        assert reliability(agreement, tracker, column="r_movement")["xx"] == pytest.approx(true["r_movement"], abs=0.02)
+        assert reliability(agreement, tracker, column="r_register")["xx"] == pytest.approx(true["r_register"], abs=0.01)
+        assert ceiling(agreement, tracker, column="r_movement")["xx"] < true["r_movement"]

@@ -6,10 +6,12 @@ import pytest
 from scipy.stats import pearsonr
 
 from pitchprobe.labels.agreement import (
+    REGISTER_REF_HZ,
     PairAgreement,
     agreement_rows,
     consensus,
     consensus_counts,
+    headline_agreement,
     pair_agreement,
 )
 
@@ -128,6 +130,7 @@ def test_rows_of_every_pair_over_utterances():
     assert [(r["tracker_a"], r["tracker_b"]) for r in rows] == [("x", "y"), ("x", "z"), ("y", "z")]
     assert {k: v for k, v in rows[0].items() if k not in ("tracker_a", "tracker_b")} == {
         **pair_agreement(A, B).as_dict(),
+        **headline_agreement(labels["x"], labels["y"]),
         "length_mismatch_frames": 0,
     }
     z = np.concatenate([u1["z"], u2["z"][:4]])
@@ -136,12 +139,54 @@ def test_rows_of_every_pair_over_utterances():
     assert rows[2]["voicing_agreement"] == pair_agreement(B, z).voicing_agreement
     (row,) = agreement_rows(labels, pairs=[("z", "x")])
     assert (row["tracker_a"], row["tracker_b"]) == ("z", "x") and row["gpe"] == pair_agreement(z, A).gpe
-    concatenated = agreement_rows({"x": A, "y": B})
-    assert concatenated == rows[:1]
+    (concatenated,) = agreement_rows({"x": A, "y": B})  # one array: one utterance
+    frame_level = [*pair_agreement(A, B).as_dict(), "tracker_a", "tracker_b", "length_mismatch_frames"]
+    assert {k: concatenated[k] for k in frame_level} == {k: rows[0][k] for k in frame_level}
     with pytest.raises(ValueError):
         agreement_rows({"x": [A], "y": [B[:5], B[5:]]})
     with pytest.raises(ValueError):
         agreement_rows(labels, pairs=[("x", "w")])
+
+
+def _utterances(seed: int, n: int = 12):
+    """``n`` utterances of 30-60 frames: a voiced contour with unvoiced frames, its register varying."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        t = rng.integers(30, 60)
+        f0 = rng.uniform(90, 260) * 2 ** (rng.normal(0, 2, t).cumsum() / 12 / 4)
+        f0[rng.random(t) < 0.2] = 0.0
+        out.append(f0)
+    return out
+
+
+def test_headline_agreement_equals_its_definition():
+    a = _utterances(0)
+    b = [f * 2 ** (np.random.default_rng(i).normal(0, 40, f.size) / 1200) * (f > 0) for i, f in enumerate(a)]
+    b[3][5:9] = 0.0  # b unvoiced where a is voiced: those frames leave the movement r
+    got = headline_agreement(a, b)
+    wr = w = 0.0
+    for x, y in zip(a, b):
+        both = (x > 0) & (y > 0)
+        sx, sy = 12 * np.log2(x[both] / np.median(x[x > 0])), 12 * np.log2(y[both] / np.median(y[y > 0]))
+        wr, w = wr + pearsonr(sx, sy)[0] * both.sum(), w + both.sum()
+    assert got["r_movement"] == pytest.approx(wr / w, rel=1e-12)
+    reg = [[12 * np.log2(np.median(f[f > 0]) / REGISTER_REF_HZ) for f in labs] for labs in (a, b)]
+    assert got["r_register"] == pytest.approx(pearsonr(*reg)[0], rel=1e-12)
+    assert got["register_utterances"] == len(a)
+
+
+def test_a_level_bias_leaves_movement_and_register_agreement_whole():
+    """pYAAPT's 17-34 cents low reading moves the level, not the contour nor the order of registers."""
+    a = _utterances(1)
+    got = headline_agreement(a, [f * 2 ** (-25 / 1200) for f in a])
+    assert got["r_movement"] == pytest.approx(1.0, abs=1e-12) and got["r_register"] == pytest.approx(1.0, abs=1e-12)
+    octave = [f.copy() for f in a]
+    for f in octave:
+        f[::7] *= 2  # octave jumps break the movement agreement
+    assert headline_agreement(a, octave)["r_movement"] < 0.9
+    silent = headline_agreement([np.zeros(10)], [np.zeros(10)])
+    assert math.isnan(silent["r_movement"]) and math.isnan(silent["r_register"]) and silent["register_utterances"] == 0
 
 
 def _gmean(*f):

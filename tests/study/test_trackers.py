@@ -7,11 +7,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import pearsonr
 
 from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.core.layout import RunLayout
+from pitchprobe.data.manifest import read_manifest
 from pitchprobe.data.synth import write_corpus
-from pitchprobe.labels.agreement import pair_agreement
+from pitchprobe.labels.agreement import headline_agreement, pair_agreement
 from pitchprobe.labels.store import label_timing, read_labels
 from pitchprobe.probe.results import read_result
 from pitchprobe.study.run import StudyConfig
@@ -25,7 +27,7 @@ LANGS = ["zz_contour", "zz_level"]
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("trackers")
-    corpus = write_corpus(tmp / "src", utterances_per_split={"train": 6, "dev": 3, "test": 6}, duration_s=(1.2, 1.8))
+    corpus = write_corpus(tmp / "src", utterances_per_split={"train": 6, "dev": 3, "test": 10}, duration_s=(1.2, 1.8))
     common = {
         "langs": LANGS,
         "models": ["fbank"],
@@ -46,17 +48,53 @@ def test_every_tracker_labels_and_the_agreement_table_equals_the_pairs_of_stored
     cfg, summary, _, _ = tracked
     assert not summary.failed and not summary.failed_languages
     table = pd.read_csv(RunLayout(cfg.run_dir).tables / "agreement.csv")
-    assert len(table) == len(LANGS) * 3
+    assert set(table.gender) == {"all", "FEMALE", "MALE"}
     for code in LANGS:
         labels = {t: read_labels(cfg.data_dir, code, "test", tracker=t) for t in TRACKERS}
-        ids = sorted(labels["pyaapt"])
-        for a, b in (("pyaapt", "praat"), ("pyaapt", "swift"), ("praat", "swift")):
-            fa = np.concatenate([labels[a][i].f0_hz for i in ids])
-            fb = np.concatenate([labels[b][i].f0_hz for i in ids])
-            want = pair_agreement(fa, fb).as_dict()
-            row = table[(table.code == code) & (table.tracker_a == a) & (table.tracker_b == b)].iloc[0]
-            for key in ("frames", "voicing_agreement", "gpe", "octave_down", "mad_cents", "r"):
-                assert row[key] == pytest.approx(want[key], rel=1e-9)
+        gender = {r["id"]: r["gender"] for r in read_manifest(cfg.data_dir, code, splits=("test",))}
+        groups = {"all": sorted(labels["pyaapt"])}
+        for g in sorted(set(gender.values())):
+            groups[g] = [i for i in groups["all"] if gender[i] == g]
+        assert set(table[table.code == code].gender) == set(groups)
+        for group, ids in groups.items():
+            for a, b in (("pyaapt", "praat"), ("pyaapt", "swift"), ("praat", "swift")):
+                fa = np.concatenate([labels[a][i].f0_hz for i in ids])
+                fb = np.concatenate([labels[b][i].f0_hz for i in ids])
+                want = pair_agreement(fa, fb).as_dict()
+                want.update(headline_agreement([labels[a][i].f0_hz for i in ids], [labels[b][i].f0_hz for i in ids]))
+                sel = (table.code == code) & (table.gender == group) & (table.tracker_a == a) & (table.tracker_b == b)
+                row = table[sel].iloc[0]
+                assert row.utterances == len(ids)
+                for key in ("frames", "voicing_agreement", "gpe", "octave_down", "mad_cents", "bias_cents", "r",
+                            "r_movement", "r_register"):  # fmt: skip
+                    assert row[key] == pytest.approx(want[key], rel=1e-9, nan_ok=True)
+
+
+def test_register_within_each_gender_equals_the_r_over_its_utterances_predictions(tracked):
+    """The register r within a gender, recomputed from the kept predictions: each utterance's mean predicted
+    register against the median of its labels, in semitones re 100 Hz, over that gender's test utterances."""
+    cfg, _, _, _ = tracked
+    layout = RunLayout(cfg.run_dir)
+    by_gender = pd.read_csv(layout.tables / "register_by_gender.csv")
+    headline = pd.read_csv(layout.tables / "headline.csv").set_index(["model_tag", "code"])
+    assert headline[["movement_ceiling", "register_ceiling"]].notna().all().all()
+    assert set(headline.ceiling_kind) == {"estimated (triad)"}
+    checked = 0
+    for code in LANGS:
+        gender = {r["id"]: r["gender"] for r in read_manifest(cfg.data_dir, code, splits=("test",))}
+        preds = pd.read_parquet(layout.within("fbank", code).predictions)
+        for _, row in by_gender[by_gender.code == code].iterrows():
+            assert row.layer == headline.loc[("fbank", code), "register_layer"]
+            p = preds[(preds.layer == row.layer) & ((row.gender == "all") | preds.id.map(gender).eq(row.gender))]
+            assert len(p) == row.utterances
+            if pd.isna(row["register r"]):
+                assert row.utterances < 5 and row.gender != "all"
+                continue
+            target = [12 * np.log2(np.median(np.asarray(f)[np.asarray(f) > 0]) / 100) for f in p.f0_hz]
+            predicted = [np.mean(x) for x in p.pred_register]
+            assert row["register r"] == pytest.approx(pearsonr(predicted, target)[0], abs=1e-5)
+            checked += 1
+    assert checked >= len(LANGS) + 1  # every language's "all", and at least one gender of its own
 
 
 def test_report_says_which_trackers_how_far_they_agree_and_what_the_targets_mean(tracked):
