@@ -43,3 +43,13 @@ def test_estimated_ceiling_needs_three_trackers_and_averages_over_pairs():
     pairs = [("b", "c"), ("b", "d"), ("c", "d")]
     want = np.mean([np.sqrt(r[frozenset(("a", b))] * r[frozenset(("a", c))] / r[frozenset((b, c))]) for b, c in pairs])
     assert reliability(agreement, "a")["xx"] == pytest.approx(min(1.0, want), rel=1e-12)
+
+
+def test_pyaapt_and_pyaapt_fixed_are_never_a_pair_of_a_triad():
+    """They share their errors (pyaapt-fixed is pyaapt read 17-34 cents higher): a triad with both would take
+    their r of 1 for two independent trackers' and underestimate the third's r with the truth."""
+    truth, labels = _planted({"pyaapt": 300.0, "praat": 60.0, "swift": 120.0})
+    labels["pyaapt-fixed"] = labels["pyaapt"] * 2 ** (25 / 1200)
+    agreement = _agreement(labels)
+    for tracker in ("praat", "swift", "pyaapt-fixed"):
+        assert reliability(agreement, tracker)["xx"] == pytest.approx(pearsonr(truth, labels[tracker])[0], abs=0.01)
