@@ -94,3 +94,34 @@ def test_pyaapt_fixed_is_one_tracker_with_pyaapt():
     with pytest.raises(PitchProbeError, match="pyaapt and pyaapt-fixed are one tracker"):
         consensus_params(PitchParams(), ["pyaapt", "pyaapt-fixed", "praat"])
     assert consensus_params(PitchParams(), ["pyaapt-fixed", "praat"]).sources == ("pyaapt-fixed", "praat")
+
+
+@pytest.mark.slow
+def test_stored_pyaapt_fixed_labels_of_recorded_tones_read_their_period(tmp_path):
+    """Labelled as a user's recordings are (gather, ``make_labels`` for ``--tracker pyaapt,pyaapt-fixed``)."""
+    import soundfile as sf
+
+    from pitchprobe.data.owncorpus import gather_folder
+    from pitchprobe.labels.make import make_labels
+    from pitchprobe.labels.store import read_labels
+
+    (tmp_path / "rec").mkdir()
+    for period in PERIODS:
+        for copy in range(2):  # ten files: every split gets one
+            sf.write(tmp_path / "rec" / f"p{period}-{copy}.wav", _tone(period, seed=copy), FS, subtype="FLOAT")
+    root = tmp_path / "data"
+    gather_folder(tmp_path / "rec", name="tones", root=root)
+    labels = {}
+    for tracker in ("pyaapt", "pyaapt-fixed"):
+        make_labels("tones", root=root, params=PitchParams(tracker=tracker), progress=False, jobs=1)
+        labels[tracker] = {
+            lab.id: lab
+            for split in ("train", "dev", "test")
+            for lab in read_labels(root, "tones", split, tracker=tracker).values()
+        }
+    assert len(labels["pyaapt-fixed"]) == 2 * len(PERIODS)
+    for uid, lab in labels["pyaapt-fixed"].items():
+        period = int(uid.split("-")[0][1:])
+        wav = sf.read(tmp_path / "rec" / f"{uid}.wav", dtype="float64")[0]
+        assert abs(_cents(lab.f0_hz, wav, PitchParams(), FS / period)) < FIXED_WITHIN_CENTS, uid
+        np.testing.assert_array_equal(labels["pyaapt"][uid].f0_hz, _direct(wav, PitchParams()))
