@@ -110,7 +110,7 @@ def run_demo(
             s = make_labels(lang.code, root=root, params=PitchParams(tracker=tracker), progress=progress)
             acc = label_accuracy(root=root, corpus=corpus, code=lang.code, tracker=tracker)
             print(
-                f"   {lang.code:<14} {tracker:<7} {s.total} utterances, {len(s.failed)} failed | voicing agreement "
+                f"   {lang.code:<14} {tracker:<12} {s.total} utterances, {len(s.failed)} failed | voicing agreement "
                 f"{acc['voicing_agreement']:.1%}, median |error| {acc['median_abs_rel_error']:.2%}, "
                 f"gross errors (>20 %) {acc['gross_error_rate']:.1%}"
             )

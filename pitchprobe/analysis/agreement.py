@@ -23,6 +23,7 @@ import pandas as pd
 from pitchprobe.data.manifest import read_manifest
 from pitchprobe.labels.agreement import agreement_rows
 from pitchprobe.labels.store import read_labels
+from pitchprobe.labels.trackers import same_method
 
 AGREEMENT_SPLIT = "test"  # the split the agreement is measured on: the one the probes are scored on
 ALL = "all"  # the gender value of rows over every speaker
@@ -93,7 +94,8 @@ def reliability(agreement: pd.DataFrame, tracker: str, *, column: str = "r") -> 
 
     Where each tracker's errors are independent of the F0 and of the others', ``r(A, B) = r(T, A) r(T, B)``
     for trackers A, B and the true F0 T, so ``r(T, A) = sqrt(r(A, B) r(A, C) / r(B, C))`` (Spearman's
-    attenuation triad); averaged over the pairs (B, C) of the other trackers and capped at 1. That is the r
+    attenuation triad); averaged over the pairs (B, C) of the other trackers and capped at 1 (a triad with two
+    variants of one tracker, ``pyaapt`` and ``pyaapt-fixed``, is left out: their errors are shared). That is the r
     against A's labels of a probe that read the true F0 perfectly: the ceiling itself, which the
     between-tracker r (:func:`ceiling`) underestimates by the other tracker's own errors. Each pair's r is
     taken on the frames both of its trackers call voiced, so the estimate is approximate. It also assumes the
@@ -106,6 +108,8 @@ def reliability(agreement: pd.DataFrame, tracker: str, *, column: str = "r") -> 
         others = sorted({*g.tracker_a, *g.tracker_b} - {tracker})
         estimates = []
         for b, c in itertools.combinations(others, 2):
+            if any(same_method(x, y) for x, y in ((tracker, b), (tracker, c), (b, c))):
+                continue  # pyaapt and pyaapt-fixed share their errors: no triad of independent trackers
             ab, ac, bc = (r.get(frozenset(pair), np.nan) for pair in ((tracker, b), (tracker, c), (b, c)))
             if ab > 0 and ac > 0 and bc > 0:  # NaN compares False: a pair with no r gives no estimate
                 estimates.append(min(1.0, float(np.sqrt(ab * ac / bc))))

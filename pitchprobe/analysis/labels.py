@@ -20,7 +20,7 @@ from pitchprobe.core.align import FrameGrid, nearest_frames
 from pitchprobe.core.layout import label_params_path
 from pitchprobe.labels.consensus import CONSENSUS
 from pitchprobe.labels.store import label_params, label_timing, read_labels
-from pitchprobe.labels.trackers import TRACKERS
+from pitchprobe.labels.trackers import PYAAPT_TRACKERS, TRACKERS
 from pitchprobe.probe.results import ProbeResult
 
 TARGETS_TEXT = (
@@ -251,10 +251,16 @@ def _nominal_first(labels: dict) -> int:
 
 def _pyaapt_sentence(measured: pd.DataFrame, labels: dict) -> str:
     """What pYAAPT's timing is and how its labels are placed, with its measured spread (if pYAAPT was timed)."""
-    rows = measured[measured.tracker == "pyaapt"]
+    rows = measured[measured.tracker.isin(PYAAPT_TRACKERS)]
     if rows.empty:
         return ""
     r = rows.iloc[0]
+    values = (
+        "amfm_decompy's, unchanged (it reads a period of L samples as fs / (L + 1): 17-34 cents low at 160-320 Hz)"
+        if set(rows.tracker) == {"pyaapt"}
+        else "amfm_decompy's, with pyaapt-fixed reading a period of L samples as fs / L where amfm_decompy reads "
+        "fs / (L + 1) (17-34 cents low at 160-320 Hz)"
+    )
     return (
         " pYAAPT has no single delay: each frame's F0 comes from a correlation window that starts at the frame's "
         "start (after a causal 151-tap band-pass filter, 75 samples of delay) and whose length is the 35 ms "
@@ -263,9 +269,9 @@ def _pyaapt_sentence(measured: pd.DataFrame, labels: dict) -> str:
         f"{r['at nominal centres (ms)']} ms from its nominal centre, by register and utterance range. Its labels "
         "are therefore placed per utterance, at the median over voiced frames of the centres of the windows their "
         "F0 came from (pitchprobe.labels.yaapt_windows, computed from the lag ranges pYAAPT itself searched); its "
-        "values are amfm_decompy's, unchanged. Within an utterance the window still moves with the F0: on moving "
-        "contours of 110-240 Hz the content sits within about ±1 ms of the placed centre between the quartiles "
-        "of voiced stretches (benchmarks/bench_timing.py), the labels' remaining timing uncertainty."
+        "values are " + values + ". Within an utterance the window still moves with the F0: on moving contours of "
+        "110-240 Hz the content sits within about ±1 ms of the placed centre between the quartiles of voiced "
+        "stretches (benchmarks/bench_timing.py), the labels' remaining timing uncertainty."
     )
 
 

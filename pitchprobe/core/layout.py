@@ -6,7 +6,7 @@ ad-hoc probes (``pitchprobe probe`` / ``linear_regress.py``)::
     <data_dir>/
       audio/<code>/<split>/<file>.wav          extracted 16 kHz audio
       manifests/<code>.jsonl                   one record per utterance
-      labels/<code>/<tracker>/params.json      settings of one tracker's labels (pyaapt, praat, swift, consensus)
+      labels/<code>/<tracker>/params.json      label settings of a tracker (TRACKERS) or of consensus
       labels/<code>/<tracker>/timing.json      the tracker's measured frame timing (pitchprobe.labels.calibrate)
       labels/<code>/<tracker>/<split>/part-*.parquet  F0 labels (Parquet dataset)
       results/<model_tag>/<code>.json          ad-hoc probe results (never read by a study)

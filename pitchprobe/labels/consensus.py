@@ -32,6 +32,7 @@ from pitchprobe.labels.store import (
     read_labels,
     write_part,
 )
+from pitchprobe.labels.trackers import same_method
 
 CONSENSUS = "consensus"  # the label source name of consensus labels
 MIN_SOURCES = 2  # trackers a consensus needs: a pair must be able to agree
@@ -44,6 +45,13 @@ def consensus_params(params: PitchParams, sources: tuple[str, ...] | list[str]) 
         raise PitchProbeError(f"consensus labels need at least {MIN_SOURCES} trackers, got {list(sources)}")
     if CONSENSUS in sources:
         raise PitchProbeError("a consensus cannot be made of consensus labels")
+    twins = [(a, b) for i, a in enumerate(sources) for b in sources[i + 1 :] if same_method(a, b)]
+    if twins:
+        a, b = twins[0]
+        raise PitchProbeError(
+            f"{a} and {b} are one tracker (pYAAPT, its lag read two ways): they would always agree, so a consensus "
+            "takes at most one of them"
+        )
     return PitchParams(
         params.frame_length_ms, params.frame_space_ms, params.f0_min_hz, params.f0_max_hz, CONSENSUS, sources
     )

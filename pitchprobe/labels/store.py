@@ -1,7 +1,7 @@
 """Storage of F0 labels: a Parquet dataset per language split, appended to in part files.
 
 ``<data_dir>/labels/<code>/<tracker>/<split>/part-*.parquet``, one row per utterance, for each
-tracker (``pyaapt``, ``praat``, ``swift``) and for ``consensus`` labels:
+tracker (``pyaapt``, ``pyaapt-fixed``, ``praat``, ``swift``) and for ``consensus`` labels:
 
 =====================  ==========================================  ==========
 column                 meaning                                     unit

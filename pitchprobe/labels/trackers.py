@@ -10,13 +10,15 @@ grid by :func:`to_grid`.
 
 Trackers (:data:`TRACKERS`):
 
-=======  ===================  ========  ==================================================
-name     package              licence   what runs
-=======  ===================  ========  ==================================================
-pyaapt   amfm_decompy         MIT       :func:`pitchprobe.labels.pitch.track`, unchanged
-praat    praat-parselmouth    GPL-3.0+  Praat's autocorrelation pitch (``To Pitch (ac)``)
-swift    swift-f0             MIT       SwiftF0's ONNX model, bundled in the wheel (offline)
-=======  ===================  ========  ==================================================
+============  ===================  ========  ==================================================
+name          package              licence   what runs
+============  ===================  ========  ==================================================
+pyaapt        amfm_decompy         MIT       :func:`pitchprobe.labels.pitch.track`, unchanged
+pyaapt-fixed  amfm_decompy         MIT       the same, a period of L samples read as fs / L, not
+                                             fs / (L + 1) (:mod:`pitchprobe.labels.yaapt_lag`)
+praat         praat-parselmouth    GPL-3.0+  Praat's autocorrelation pitch (``To Pitch (ac)``)
+swift         swift-f0             MIT       SwiftF0's ONNX model, bundled in the wheel (offline)
+============  ===================  ========  ==================================================
 
 Where a tracker's labels really sit in time is placed by its rule (:func:`track_placed`:
 pYAAPT's per utterance, :mod:`pitchprobe.labels.yaapt_windows`) and checked on delay-free
@@ -25,6 +27,7 @@ signals by :mod:`pitchprobe.labels.calibrate`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 from dataclasses import dataclass
@@ -38,6 +41,7 @@ from pitchprobe.core.timing import FIXED, PYAAPT_WINDOW
 from pitchprobe.labels.pitch import DEFAULT_PARAMS, PitchParams, track
 
 DEFAULT_TRACKER = "pyaapt"
+PYAAPT_TRACKERS = ("pyaapt", "pyaapt-fixed")  # amfm_decompy's pYAAPT: verbatim, and with its lag off-by-one fixed
 INSTALL_HINT = "pip install 'pitchprobe[trackers]'"  # the optional dependencies of the non-default trackers
 PRAAT_STEPS_PER_HOP = 4  # Praat frames per label hop: its time step is hop / 4 (5 ms at the default 20 ms hop)
 SWIFT_THREADS = 1  # ONNX Runtime threads per detector: one tracker runs per worker process
@@ -85,6 +89,15 @@ TRACKERS: dict[str, TrackerInfo] = {
         "YAAPT (Zahorian & Hu 2008), pYAAPT port: spectral + NCCF candidates, dynamic programming",
         PYAAPT_WINDOW,
     ),
+    "pyaapt-fixed": TrackerInfo(
+        "pyaapt-fixed",
+        "amfm_decompy",
+        "amfm_decompy.pYAAPT",
+        "MIT",
+        "pYAAPT as above with its lag off-by-one fixed: a period of L samples read as fs / L, not fs / (L + 1) "
+        "(17-34 cents low at 160-320 Hz)",
+        PYAAPT_WINDOW,
+    ),
     "praat": TrackerInfo(
         "praat",
         "praat-parselmouth",
@@ -100,6 +113,11 @@ TRACKERS: dict[str, TrackerInfo] = {
         "SwiftF0 CNN (ONNX, bundled), 256-sample hop, voiced at confidence >= 0.5, mapped to the grid",
     ),
 }
+
+
+def same_method(a: str, b: str) -> bool:
+    """Whether trackers ``a`` and ``b`` are one method (``pyaapt`` and ``pyaapt-fixed``): errors not independent."""
+    return a == b or {a, b} <= set(PYAAPT_TRACKERS)
 
 
 class TrackerMissingError(PitchProbeError):
@@ -197,10 +215,11 @@ def to_grid(
     return out
 
 
-def _pyaapt(wav: np.ndarray, params: PitchParams, sampling_rate: int) -> tuple[np.ndarray, int]:
+def _pyaapt(wav: np.ndarray, params: PitchParams, sampling_rate: int, *, fixed: bool) -> tuple[np.ndarray, int]:
+    from pitchprobe.labels.yaapt_lag import corrected_lags
     from pitchprobe.labels.yaapt_windows import recorded_windows, utterance_offset
 
-    with recorded_windows() as inputs:
+    with corrected_lags() if fixed else contextlib.nullcontext(), recorded_windows() as inputs:
         f0 = track(wav, params=params, sampling_rate=sampling_rate)
     size = params.frame_size_samples(sampling_rate)
     return f0, utterance_offset(f0, inputs, frame_size=size, sampling_rate=sampling_rate)
@@ -313,8 +332,8 @@ def track_placed(
     wav = np.asarray(wav, dtype=np.float64)
     check_waveform(wav)
     offset = 0
-    if name == "pyaapt":
-        f0, offset = _pyaapt(wav, params, sampling_rate)  # track() classifies its own failures
+    if name in PYAAPT_TRACKERS:
+        f0, offset = _pyaapt(wav, params, sampling_rate, fixed=name != "pyaapt")  # track() classifies its failures
     else:
         if name == "swift":
             swift_range(params)
@@ -339,6 +358,7 @@ def track_with(
 
 __all__ = [
     "DEFAULT_TRACKER",
+    "PYAAPT_TRACKERS",
     "TRACKERS",
     "TrackerInfo",
     "Tracked",
@@ -346,6 +366,7 @@ __all__ = [
     "grid_frames",
     "release_detectors",
     "require",
+    "same_method",
     "swift_range",
     "to_grid",
     "track_placed",

@@ -108,7 +108,8 @@ def run_probe(
     fail_fast : bool
         Raise at the first unusable utterance instead of recording it.
     labels : str
-        The labels to fit and score on: a tracker's (``pyaapt``, ``praat``, ``swift``) or ``consensus``.
+        The labels to fit and score on: a tracker's (``pyaapt``, ``pyaapt-fixed``, ``praat``, ``swift``) or
+        ``consensus``.
     output : Path or None
         Results JSON; default ``<root>/results/<model_tag>/<code>.json``.
         Beside it: ``<stem>.probes.npz`` (the fitted probes), ``<stem>.predictions.parquet``

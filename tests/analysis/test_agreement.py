@@ -65,3 +65,13 @@ def test_movement_and_register_ceilings_equal_each_trackers_agreement_with_the_p
         assert reliability(agreement, tracker, column="r_movement")["xx"] == pytest.approx(true["r_movement"], abs=0.02)
         assert reliability(agreement, tracker, column="r_register")["xx"] == pytest.approx(true["r_register"], abs=0.01)
         assert ceiling(agreement, tracker, column="r_movement")["xx"] < true["r_movement"]
+
+
+def test_pyaapt_and_pyaapt_fixed_are_never_a_pair_of_a_triad():
+    """They share their errors (pyaapt-fixed is pyaapt read 17-34 cents higher): a triad with both would take
+    their r of 1 for two independent trackers' and underestimate the third's r with the truth."""
+    truth, labels = _planted({"pyaapt": 300.0, "praat": 60.0, "swift": 120.0})
+    labels["pyaapt-fixed"] = labels["pyaapt"] * 2 ** (25 / 1200)
+    agreement = _agreement(labels)
+    for tracker in ("praat", "swift", "pyaapt-fixed"):
+        assert reliability(agreement, tracker)["xx"] == pytest.approx(pearsonr(truth, labels[tracker])[0], abs=0.01)

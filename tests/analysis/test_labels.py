@@ -4,7 +4,7 @@ frames their placement moves."""
 import numpy as np
 import pandas as pd
 
-from pitchprobe.analysis.labels import offset_effect, placed_offsets, timing_table
+from pitchprobe.analysis.labels import _pyaapt_sentence, offset_effect, placed_offsets, timing_table
 from pitchprobe.core.atomic import write_json
 from pitchprobe.core.layout import label_params_path, label_split_dir, label_timing_path
 from pitchprobe.labels.make import label_row
@@ -62,3 +62,13 @@ def test_timing_notes_name_a_consensus_and_a_timing_of_an_older_calibration(tmp_
     assert "older pitchprobe" in tab.loc["pyaapt", "note"] and "delayed reference" in tab.loc["pyaapt", "note"]
     assert pd.isna(tab.loc["pyaapt", "uncertainty (ms)"]) and tab.loc["pyaapt", "at nominal centres (ms)"] == ""
     assert "mean of its trackers' placed centres" in tab.loc["consensus", "note"]
+
+
+def test_the_pyaapt_sentence_says_which_pyaapt_read_its_periods_how():
+    labels = {"frame_length_ms": 25.0}
+    timed = {"tracker": "pyaapt", "at nominal centres (ms)": "−3.9 to +0.3"}
+    plain = _pyaapt_sentence(pd.DataFrame([timed]), labels)
+    assert "amfm_decompy's, unchanged" in plain and "fs / (L + 1)" in plain and "−3.9 to +0.3 ms" in plain
+    fixed = _pyaapt_sentence(pd.DataFrame([{**timed, "tracker": "pyaapt-fixed"}]), labels)
+    assert "unchanged" not in fixed and "pyaapt-fixed reading a period of L samples as fs / L" in fixed
+    assert _pyaapt_sentence(pd.DataFrame([{**timed, "tracker": "praat"}]), labels) == ""

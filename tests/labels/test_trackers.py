@@ -23,7 +23,7 @@ from pitchprobe.labels.trackers import (
 )
 
 FS = 16000
-NAMES = ("pyaapt", "praat", "swift")
+NAMES = ("pyaapt", "pyaapt-fixed", "praat", "swift")
 LEAD = 3200  # samples of noise floor around the voiced part
 GUARD = 1600  # samples: frames this close to a voicing edge are not scored
 
@@ -205,7 +205,7 @@ def test_a_missing_tracker_package_says_what_to_install(monkeypatch):
 
 
 def test_an_unknown_tracker_lists_the_valid_ones():
-    with pytest.raises(UnknownNameError, match="pyaapt, praat, swift"):
+    with pytest.raises(UnknownNameError, match="pyaapt, pyaapt-fixed, praat, swift"):
         track_with("crepe", np.ones(4000))
 
 
