@@ -7,6 +7,17 @@ two trackers call it voiced and agree within 50 cents, stays unvoiced where ever
 and is NaN, masked, elsewhere). The probe then fits and scores on trusted frames only
 (:func:`pitchprobe.probe.frames.aligned` drops NaN frames and counts them).
 
+The trackers are compared at the same true time and on the same scale:
+
+- each source's labels are taken where they sit (its rows' placed ``first_centre_samples``,
+  :mod:`pitchprobe.core.timing`) and read at the consensus's frame centres (the sources' placed
+  centres on average) by :func:`pitchprobe.labels.trackers.to_grid` (voicing of the nearest frame,
+  log-linear F0 between voiced neighbours), so pYAAPT's labels, placed per utterance, meet Praat's
+  and SwiftF0's at the same instants (:func:`at_centres`);
+- pYAAPT's values enter with its lag off-by-one undone (:func:`bias_free`: a period of ``L`` samples,
+  read as ``fs / (L + 1)``, counts as ``fs / L``, as ``pyaapt-fixed`` reads it), so its 17-34 cents
+  low reading neither splits agreeing pairs at the 50-cent tolerance nor pulls their mean down.
+
 No audio is read: the consensus is remade from the trackers' labels whenever it is asked for.
 """
 
@@ -17,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from pitchprobe.core.atomic import visible_files, write_json
+from pitchprobe.core.audio import SAMPLING_RATE
 from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.core.layout import SPLITS, label_params_path, label_split_dir, label_timing_path, language_lock
 from pitchprobe.core.lock import file_lock
@@ -26,13 +38,15 @@ from pitchprobe.labels.make import label_row
 from pitchprobe.labels.pitch import PitchParams
 from pitchprobe.labels.store import (
     PART_PATTERN,
+    LabelRecord,
     label_params,
     label_timing,
     prepare_store,
     read_labels,
     write_part,
 )
-from pitchprobe.labels.trackers import same_method
+from pitchprobe.labels.trackers import same_method, to_grid
+from pitchprobe.labels.yaapt_lag import corrected_rate
 
 CONSENSUS = "consensus"  # the label source name of consensus labels
 MIN_SOURCES = 2  # trackers a consensus needs: a pair must be able to agree
@@ -57,12 +71,38 @@ def consensus_params(params: PitchParams, sources: tuple[str, ...] | list[str]) 
     )
 
 
+def bias_free(source: str, f0: np.ndarray) -> np.ndarray:
+    """``source``'s labels (T,) Hz on a common scale: pYAAPT's (``pyaapt``) with its lag off-by-one undone
+    (:func:`pitchprobe.labels.yaapt_lag.corrected_rate`), every other tracker's as they are. NaN stays NaN."""
+    if source != "pyaapt":
+        return f0
+    out = np.array(f0, dtype=np.float64)
+    voiced = out > 0
+    out[voiced] = corrected_rate(out[voiced], SAMPLING_RATE)
+    return out
+
+
+def at_centres(lab: LabelRecord, centres: np.ndarray) -> np.ndarray:
+    """One source's labels read at ``centres`` (samples), from where its frames sit: its own values where the two
+    coincide, else :func:`~pitchprobe.labels.trackers.to_grid` of its placed frames (NaN, masked, stays NaN at
+    the nearest frame)."""
+    times = lab.first_centre_samples + lab.hop_samples * np.arange(lab.f0_hz.size)
+    if times.size == centres.size and np.array_equal(times, centres):
+        return lab.f0_hz
+    out = to_grid(times, np.nan_to_num(lab.f0_hz, nan=0.0), centres, hop_samples=lab.hop_samples)
+    masked = np.isnan(lab.f0_hz)
+    if masked.any():
+        nearest = np.clip(np.rint((centres - times[0]) / lab.hop_samples).astype(np.int64), 0, times.size - 1)
+        out[masked[nearest]] = np.nan
+    return out
+
+
 def make_consensus(code: str, *, root: Path, params: PitchParams, splits: tuple[str, ...] = SPLITS) -> dict:
     """(Re)make ``code``'s consensus labels from its stored labels by each of ``params.sources``.
 
     An utterance gets a consensus row when every source labelled it; otherwise a failed row with the
     first failing source's reason. Its frames sit where its sources' rows place them, on average (rounded
-    to a sample; they differ by less than a label hop).
+    to a sample), and every source is read there (:func:`at_centres`) on a common scale (:func:`bias_free`).
 
     Returns
     -------
@@ -90,7 +130,12 @@ def make_consensus(code: str, *, root: Path, params: PitchParams, splits: tuple[
         prepare_store(root, code, params, overwrite=not same, splits=splits)
         write_json(
             label_timing_path(root, code, tracker=CONSENSUS),
-            {"tracker": CONSENSUS, "placement": "mean of its sources' rows", "sources": timings},
+            {
+                "tracker": CONSENSUS,
+                "placement": "mean of its sources' rows, each source read there",
+                "values": "pyaapt with its lag off-by-one undone",
+                "sources": timings,
+            },  # fmt: skip
         )
         records = read_manifest(root, code, splits=splits)
         summary = {}
@@ -110,8 +155,9 @@ def make_consensus(code: str, *, root: Path, params: PitchParams, splits: tuple[
                     counts["failed"] += 1
                     continue
                 n = min(lab.f0_hz.size for lab in labs)  # equal on one grid; a shorter one would be cut
-                f0 = consensus([lab.f0_hz[:n] for lab in labs])
                 first = int(round(float(np.mean([lab.first_centre_samples for lab in labs]))))
+                centres = first + labs[0].hop_samples * np.arange(n)
+                f0 = consensus([bias_free(s, at_centres(lab, centres)) for s, lab in zip(params.sources, labs)])
                 row = label_row(rec["id"], params, num_samples=labs[0].num_samples, f0_hz=f0)
                 rows.append({**row, "first_centre_samples": first})
                 counts["utterances"] += 1
@@ -125,4 +171,4 @@ def make_consensus(code: str, *, root: Path, params: PitchParams, splits: tuple[
     return summary
 
 
-__all__ = ["CONSENSUS", "consensus_params", "make_consensus"]
+__all__ = ["CONSENSUS", "at_centres", "bias_free", "consensus_params", "make_consensus"]

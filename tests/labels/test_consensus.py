@@ -9,10 +9,11 @@ from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.core.layout import label_timing_path
 from pitchprobe.data.fleurs import LocalSource, gather
 from pitchprobe.data.manifest import read_manifest
-from pitchprobe.labels.consensus import CONSENSUS, consensus_params, make_consensus
+from pitchprobe.labels.consensus import CONSENSUS, at_centres, bias_free, consensus_params, make_consensus
 from pitchprobe.labels.make import make_labels
 from pitchprobe.labels.pitch import PitchParams
-from pitchprobe.labels.store import label_params, label_timing, read_labels
+from pitchprobe.labels.store import LabelRecord, label_params, label_timing, read_labels
+from pitchprobe.labels.trackers import to_grid
 from pitchprobe.models import load_model
 from pitchprobe.probe.run import run_probe
 
@@ -47,6 +48,32 @@ def _rule(f0s: np.ndarray) -> np.ndarray:
     return out
 
 
+def _read(tracker, lab, centres) -> np.ndarray:
+    """A source's labels at the consensus's centres, from where its own frames sit (to_grid, tested in
+    test_trackers), pYAAPT's with a period of L samples read as fs / L, not amfm_decompy's fs / (L + 1)."""
+    times = lab.first_centre_samples + lab.hop_samples * np.arange(lab.f0_hz.size)
+    f0 = to_grid(times, lab.f0_hz, centres, hop_samples=lab.hop_samples)
+    if tracker == "pyaapt":
+        f0 = np.where(f0 > 0, 16000 / (np.rint(16000 / np.where(f0 > 0, f0, 1.0)) - 1), 0.0)
+    return f0
+
+
+def test_sources_are_read_at_the_same_true_time_and_on_one_scale():
+    """A source placed 47 samples early is read at the consensus's centres (an exponential F0, whose log-linear
+    interpolation is exact); pYAAPT's fs / (L + 1) values become fs / L; Praat's stay as they are."""
+    hop, first = 320, 153
+    times = first + hop * np.arange(20)
+    lab = LabelRecord("u", "ok", None, None, 7000, hop, first, 100.0 * 2 ** (times / 16000))
+    centres = 200 + hop * np.arange(20)
+    got = at_centres(lab, centres)
+    np.testing.assert_allclose(got[:-1], 100.0 * 2 ** (centres[:-1] / 16000), rtol=1e-12)
+    assert at_centres(lab, times) is lab.f0_hz  # read where it sits: its own values
+    periods = np.array([50.0, 64.0, 80.0, 100.0])
+    read = np.array([16000 / (periods + 1), [0.0] * 4]).ravel()
+    np.testing.assert_allclose(bias_free("pyaapt", read), np.r_[16000 / periods, [0.0] * 4], rtol=1e-12)
+    assert bias_free("praat", read) is read
+
+
 def test_consensus_rows_keep_exactly_the_frames_the_rule_says(three):
     root, _, summary = three
     frames = masked = 0
@@ -55,7 +82,10 @@ def test_consensus_rows_keep_exactly_the_frames_the_rule_says(three):
         by = {t: read_labels(root, "zz_contour", split, tracker=t) for t in TRACKERS}
         assert set(got) == set(by["pyaapt"])
         for uid, lab in got.items():
-            want = _rule(np.stack([by[t][uid].f0_hz for t in TRACKERS]))
+            centres = lab.first_centre_samples + lab.hop_samples * np.arange(lab.f0_hz.size)
+            firsts = [by[t][uid].first_centre_samples for t in TRACKERS]
+            assert lab.first_centre_samples == round(np.mean(firsts))  # where the sources sit, on average
+            want = _rule(np.stack([_read(t, by[t][uid], centres) for t in TRACKERS]))
             np.testing.assert_array_equal(np.isnan(lab.f0_hz), np.isnan(want))
             np.testing.assert_allclose(lab.f0_hz[~np.isnan(want)], want[~np.isnan(want)], rtol=1e-12)
             frames += lab.f0_hz.size
