@@ -48,7 +48,9 @@ def write_html(layout: RunLayout, sections, figs, cmds) -> Path:
     style = (
         "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
         "table{border-collapse:collapse;font-size:.85em;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .5em}"
-        "th{background:#eef}img{max-width:100%;border:1px solid #eee}pre{background:#f6f6f6;padding:1em;overflow:auto}"
+        "th{background:#eef}img{max-width:100%;border:1px solid #eee}"
+        "pre{background:#f6f6f6;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere}"
+        ".wide{max-width:100%;overflow-x:auto}"  # a table wider than the page scrolls in its box, never off the page
     )
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>pitchprobe study</title><style>{style}</style>"]
     out.append("</head><body><h1>pitchprobe study</h1>")
@@ -57,11 +59,8 @@ def write_html(layout: RunLayout, sections, figs, cmds) -> Path:
         if len(sec) == 3:
             if sec[1]:
                 out.append("<p>" + html.escape(sec[1]) + "</p>")
-            out.append(
-                sec[2].to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="")
-                if not sec[2].empty
-                else "<p>(none)</p>"
-            )
+            table = sec[2].to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="")
+            out.append(f"<div class='wide'>{table}</div>" if not sec[2].empty else "<p>(none)</p>")
         elif sec[1] == "figs":
             for title, p in figs:
                 data = base64.b64encode(p.read_bytes()).decode("ascii")

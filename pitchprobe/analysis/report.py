@@ -259,7 +259,9 @@ def make_report(
         ),
         (
             "Headline: movement and register",
-            labels_report.READING_TEXT + (label_quality.CEILING_TEXT if not ceilings.empty else ""),
+            labels_report.READING_TEXT
+            + f" The labels probed here are {source}'s (see Method)."
+            + (label_quality.CEILING_TEXT if not ceilings.empty else ""),
             labels_report.headline_view(headline_tab),
         ),
         (
