@@ -10,7 +10,7 @@ from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS
 from pitchprobe.labels.trackers import DEFAULT_TRACKER, TRACKERS
 from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
-from pitchprobe.study.config import add_arguments, split_list
+from pitchprobe.study.config import STUDY_EXAMPLES, add_arguments, split_list
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -138,7 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {DEFAULT_LABELS})",
     )
 
-    sd = sub.add_parser("study", help="many languages x models (+ controls, transfer) -> tables, figures, report")
+    sd = sub.add_parser(
+        "study",
+        help="many languages x models (+ controls, transfer) -> tables, figures, report",
+        epilog=STUDY_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _common(sd)
     add_arguments(sd)  # every flag from StudyConfig's fields, with the library's defaults
 

@@ -185,16 +185,47 @@ def split_list(text: str | list) -> list[str]:
     return [x.strip() for p in parts for x in str(p).split(",") if x.strip()]
 
 
+FLAG_GROUPS = {  # the stages of a study, in order, and the fields whose flags belong to each (for --help)
+    "data": ("langs", "source", "repo", "revision", "gender", "delete_archives"),
+    "labels": ("trackers", "labels", "preset", "frame_length_ms", "frame_space_ms", "f0_min_hz", "f0_max_hz"),
+    "models": (
+        "models",
+        "controls",
+        "s3prl_ckpt",
+        "trust_checkpoint",
+        "device",
+        "batch_size",
+        "dtype",
+        "max_batch_seconds",
+        "seed",
+    ),  # fmt: skip
+    "probe": ("alpha", "postprocess", "train_langs", "pooled", "all_predictions", "keep_sums", "sums_dtype"),
+    "study": ("run_dir", "dry_run", "overwrite", "retry_failed", "jobs"),
+    "statistics": ("bootstrap", "permutations"),
+    "cluster": ("executor", "slurm_partition", "slurm_time_min", "slurm_cpus", "slurm_gpus", "langs_per_job"),
+}
+STUDY_EXAMPLES = """examples:
+  pitchprobe study --langs en_us,cmn_hans_cn --models fbank --dry-run     what it would do, and its cost
+  pitchprobe study --langs en_us,cmn_hans_cn --models hubert --controls    HuBERT and its random-init copy
+  pitchprobe study --langs all --models facebook/hubert-base-ls960 --train-lang en_us --pooled
+  pitchprobe study --langs en_us,yo_ng --tracker praat,swift,pyaapt-fixed --labels consensus
+  pitchprobe study --langs all --models wavlm --executor slurm --partition gpu --gpus 1 --langs-per-job 4"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add every study flag (except the common ones) to ``parser``, with the library's defaults."""
+    """Add every study flag (except the common ones) to ``parser``, with the library's defaults, grouped by stage
+    (:data:`FLAG_GROUPS`)."""
     defaults = _defaults()
+    group_of = {name: group for group, names in FLAG_GROUPS.items() for name in names}
+    groups = {g: parser.add_argument_group(g) for g in FLAG_GROUPS}
     for f in fields(StudyConfig):
         md = f.metadata
         if md.get("cli") == COMMON:
             continue
+        target = groups[group_of.get(f.name, "study")]  # every field has a stage: tests/study/test_flags.py
         default = defaults[f.name]
         if isinstance(default, bool):
-            parser.add_argument(md["flag"], dest=f.name, action="store_true", help=md["help"])
+            target.add_argument(md["flag"], dest=f.name, action="store_true", help=md["help"])
             continue
         shown = ",".join(default) if isinstance(default, list) else default
         suffix = f" (default {shown})" if default not in (None, []) and "(default" not in md["help"] else ""
@@ -208,7 +239,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             kw.pop("metavar")
         if md.get("required"):
             kw["required"] = True
-        parser.add_argument(md["flag"], **kw)
+        target.add_argument(md["flag"], **kw)
 
 
 def study_command(cfg: StudyConfig) -> str:
@@ -327,6 +358,8 @@ __all__ = [
     "RANDOM_PREFIX",
     "StudyConfig",
     "Unit",
+    "FLAG_GROUPS",
+    "STUDY_EXAMPLES",
     "add_arguments",
     "model_variants",
     "resolved",
