@@ -69,9 +69,12 @@ def _splits(text: str) -> tuple[str, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pitchprobe import __version__
+
     parser = argparse.ArgumentParser(
         prog="pitchprobe", description="How much pitch (F0) does each layer of a speech model hold?"
     )
+    parser.add_argument("--version", action="version", version=f"pitchprobe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("gather", help="fetch FLEURS (or convert a folder) and write manifests")

@@ -26,6 +26,14 @@ class UnknownNameError(PitchProbeError, ValueError):
         super().__init__(msg)
 
 
+class NoDevFramesError(PitchProbeError, ValueError):
+    """The probe was asked to choose alpha on dev frames, and the corpus has none."""
+
+
+class OfflineError(PitchProbeError):
+    """The source of the data (the Hugging Face Hub) cannot be reached."""
+
+
 PERMANENT_REASONS = frozenset(
     {"corrupt", "empty", "too_short", "silent", "not_finite", "multichannel", "wrong_rate", "pitch_failed"}
 )

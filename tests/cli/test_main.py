@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from pitchprobe.labels.store import read_labels
+from tests.conftest import write_recordings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,3 +101,18 @@ def test_study_runs_the_study_then_its_report(labelled, corpus, tmp_path, capsys
     out = capsys.readouterr().out
     assert out.index("units: 2 done now") < out.index(f"report: {run_dir / 'report.html'}")
     assert "zz_level" in (run_dir / "tables" / "results.csv").read_text()
+
+
+@pytest.mark.slow
+def test_five_recordings_of_ones_own_go_through_with_no_extra_flag(tmp_path):
+    src = write_recordings(tmp_path / "recordings", 5)
+    common = ["--data-dir", tmp_path / "data", "-q"]
+    r = run("gather_data.py", "--from-dir", src, "--name", "mine", *common)
+    assert r.returncode == 0, r.stderr
+    assert "{'train': 3, 'dev': 1, 'test': 1}" in r.stdout and "0 failed" in r.stdout
+    r = run("make_pitch_data.py", "mine", *common)
+    assert r.returncode == 0, r.stderr
+    assert "mine (pyaapt): 5 utterances" in r.stdout and "0 failed" in r.stdout
+    r = run("linear_regress.py", "mine", "--model", "fbank", *common)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "data" / "results" / "fbank" / "mine.json").is_file()
