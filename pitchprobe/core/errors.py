@@ -31,7 +31,8 @@ class NoDevFramesError(PitchProbeError, ValueError):
 
 
 class OfflineError(PitchProbeError):
-    """The source of the data (the Hugging Face Hub) cannot be reached."""
+    """The source of the data (the Hugging Face Hub) cannot be reached: the whole run's fault, never one
+    language's, so :func:`contained` lets it through and the command stops with one message."""
 
 
 PERMANENT_REASONS = frozenset(
@@ -87,6 +88,8 @@ def contained(what: str, work: Callable[[], object], *, fail_fast: bool) -> str 
     """
     try:
         work()
+    except OfflineError:
+        raise
     except Exception as e:  # noqa: BLE001 - the caller records the reason; nothing is lost or hidden
         if fail_fast and str(e).startswith("--fail-fast"):
             raise

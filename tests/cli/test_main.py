@@ -21,6 +21,13 @@ def run(script, *args, cwd=REPO):
     )
 
 
+def test_version_prints_the_packages_version():
+    from pitchprobe import __version__
+
+    r = subprocess.run([sys.executable, "-m", "pitchprobe", "--version"], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0 and r.stdout.strip() == f"pitchprobe {__version__}"
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory, corpus):
     d = tmp_path_factory.mktemp("cli")
