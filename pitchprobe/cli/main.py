@@ -196,6 +196,7 @@ def _load_backend(args):
         batch_size=args.batch_size,
         max_batch_seconds=args.max_batch_seconds,
         dtype=args.dtype,
+        force_dtype=args.force_dtype,
         s3prl_ckpt=args.s3prl_ckpt,
         trust_checkpoint=args.trust_checkpoint,
     )
@@ -287,6 +288,9 @@ def cmd_study(args) -> int:
         return 0
     summary = run_study(cfg, progress=not args.quiet)
     print(summary.text())
+    if not summary.done and not summary.skipped:
+        print(f"no unit produced a result: no report written (run directory {summary.run_dir})")
+        return 1
     from pitchprobe.analysis.report import make_report
 
     make_report(summary.run_dir, summary=summary)  # the next stage: only the results current for this study

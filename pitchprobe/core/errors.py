@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 
 
@@ -12,15 +13,19 @@ class PitchProbeError(Exception):
 class UnknownNameError(PitchProbeError, ValueError):
     """A language, model or option value that pitchprobe does not know.
 
-    The message lists the valid names.
+    The message lists the valid names, after the close matches of ``name`` among them (``suggest``) if asked.
     """
 
-    def __init__(self, kind: str, name: str, valid: list[str] | tuple[str, ...], hint: str = ""):
+    def __init__(
+        self, kind: str, name: str, valid: list[str] | tuple[str, ...], hint: str = "", *, suggest: bool = False
+    ):
         self.kind = kind
         self.name = name
         self.valid = list(valid)
         shown = ", ".join(self.valid)
-        msg = f"unknown {kind} {name!r}. Valid {kind}s: {shown}"
+        close = difflib.get_close_matches(name, self.valid, n=3) if suggest else []
+        maybe = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        msg = f"unknown {kind} {name!r}.{maybe} Valid {kind}s: {shown}"
         if hint:
             msg += f". {hint}"
         super().__init__(msg)

@@ -97,6 +97,19 @@ def test_labels_gather_a_language_first_when_needed(workdir, corpus):
     assert (d / "data" / "manifests" / "zz_contour.jsonl").is_file()
 
 
+@pytest.mark.slow
+def test_a_study_with_no_result_names_no_report(labelled, corpus, tmp_path, capsys):
+    from pitchprobe.cli.main import main
+
+    run_dir = tmp_path / "run"
+    args = ["study", "--langs", "zz_level", "--models", "hubbert", "--run-dir", run_dir, "--source", corpus]
+    args += ["--device", "cpu", "--data-dir", labelled, "--languages", corpus / "languages.tsv", "-q"]
+    assert main([str(a) for a in args]) == 1
+    out = capsys.readouterr().out
+    assert "2 failed" in out and "no report written" in out and "report:" not in out
+    assert not (run_dir / "report.html").exists()
+
+
 def test_study_runs_the_study_then_its_report(labelled, corpus, tmp_path, capsys):
     from pitchprobe.cli.main import main
 
