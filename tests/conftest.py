@@ -87,3 +87,16 @@ def write_bad_files(folder: Path) -> dict[str, Path]:
     sf.write(bad["short"], 0.1 * rng.standard_normal(800), 16000)  # 0.05 s
     sf.write(bad["stereo44k"], 0.1 * rng.standard_normal((44100, 2)), 44100)
     return bad
+
+
+def write_recordings(folder: Path, n: int, *, seed: int = 0) -> Path:
+    """``n`` short synthetic utterances of known styles, as 16 kHz WAVs ``rec<i>.wav`` in ``folder``: one's own
+    recordings for ``gather --from-dir``."""
+    from pitchprobe.data.synth import STYLES, synth_utterance
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        wave, _ = synth_utterance(style=STYLES[i % len(STYLES)], base_f0_hz=120 + 20 * i, duration_s=1.0, rng=rng)
+        sf.write(folder / f"rec{i}.wav", wave, 16000)
+    return folder

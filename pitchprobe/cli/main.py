@@ -77,13 +77,13 @@ def cmd_gather(args) -> int:
 
         needs = disk_needed(langs, source=source, splits=args.splits)
         print(disk_table(needs))
-        return _finish([(n.code, n.error) for n in needs if n.error], len(langs), "TSV")
+        return _finish([(n.code, n.error) for n in needs if n.error], len(langs), "TSV", shown=True)
     summaries = g.gather(langs, root=root, source=source, splits=args.splits, **_gather_options(args))
     for s in summaries:
         _print_gathered(s)
     print(f"manifests in {root / 'manifests'}")
     failed = [(s.code, s.failure) for s in summaries if not s.ok]
-    return _finish(failed, len(langs), "manifest")
+    return _finish(failed, len(langs), "manifest", shown=True)
 
 
 def _gather_options(args) -> dict:
@@ -93,7 +93,7 @@ def _gather_options(args) -> dict:
 
 def _print_gathered(s) -> None:
     print(
-        f"{s.code}: {s.kept} utterances ({s.audio_bytes / 1e9:.2f} GB of audio), "
+        f"{s.code}: {sum(s.kept.values())} utterances {s.kept} ({s.audio_bytes / 1e9:.2f} GB of audio), "
         f"extracted {s.extracted or 'nothing new'}" + (f", deleted archives {s.deleted}" if s.deleted else "")
     )
     if s.error:
@@ -105,7 +105,8 @@ def _print_gathered(s) -> None:
 
 
 def _each_language(langs, work, *, fail_fast: bool) -> list[tuple[str, str]]:
-    """``work(lang)`` for each language; a failure of any kind is that language's: ``[(code, reason)]``.
+    """``work(lang)`` for each language; a failure of any kind is that language's: ``[(code, reason)]``, said
+    once, by :func:`_finish`.
 
     With ``fail_fast`` the first failure stops the command instead, as a one-line error.
     """
@@ -113,14 +114,16 @@ def _each_language(langs, work, *, fail_fast: bool) -> list[tuple[str, str]]:
     for lang in langs:
         reason = contained(lang.code, lambda lang=lang: work(lang), fail_fast=fail_fast)
         if reason is not None:
-            print(f"{lang.code}: failed: {reason}", file=sys.stderr)
             failed.append((lang.code, reason))
     return failed
 
 
-def _finish(failed: list[tuple[str, str]], total: int, what: str) -> int:
-    """Print which languages produced no result; the exit code says whether any did not."""
-    if failed:
+def _finish(failed: list[tuple[str, str]], total: int, what: str, *, shown: bool = False) -> int:
+    """Print which languages produced no result, with their reasons unless already ``shown``; the exit code says
+    whether any did not."""
+    if failed and shown:
+        print(f"{len(failed)} of {total} languages produced no {what}: {', '.join(c for c, _ in failed)} (above)")
+    elif failed:
         print(f"{len(failed)} of {total} languages produced no {what}:")
         for code, reason in failed:
             print(f"  {code}: {reason}")
@@ -150,7 +153,7 @@ def cmd_labels(args) -> int:
             gathered = gather_language(lang, root=root, source=source, **_gather_options(args))
             _print_gathered(gathered)
             if not gathered.ok:
-                raise PitchProbeError(f"gathering failed: {gathered.failure}")
+                raise PitchProbeError("gathering failed (why: above)")
         for params in every:
             s = make_labels(
                 lang.code,
@@ -193,6 +196,7 @@ def _load_backend(args):
         batch_size=args.batch_size,
         max_batch_seconds=args.max_batch_seconds,
         dtype=args.dtype,
+        force_dtype=args.force_dtype,
         s3prl_ckpt=args.s3prl_ckpt,
         trust_checkpoint=args.trust_checkpoint,
     )
@@ -284,6 +288,9 @@ def cmd_study(args) -> int:
         return 0
     summary = run_study(cfg, progress=not args.quiet)
     print(summary.text())
+    if not summary.done and not summary.skipped:
+        print(f"no unit produced a result: no report written (run directory {summary.run_dir})")
+        return 1
     from pitchprobe.analysis.report import make_report
 
     make_report(summary.run_dir, summary=summary)  # the next stage: only the results current for this study

@@ -10,6 +10,7 @@ from pitchprobe.data.sources import FLEURS_REPO
 from pitchprobe.labels.pitch import F0_MAX_HZ, F0_MIN_HZ, FRAME_LENGTH_MS, FRAME_SPACE_MS
 from pitchprobe.labels.trackers import DEFAULT_TRACKER, TRACKERS
 from pitchprobe.models import DEFAULT_BATCH_SIZE, DEFAULT_DTYPE, DEFAULT_MAX_BATCH_SECONDS, DEFAULT_MODEL, DTYPES
+from pitchprobe.models.base import BF16_EMULATED_SLOWDOWN
 from pitchprobe.study.config import STUDY_EXAMPLES, add_arguments, split_list
 
 
@@ -33,6 +34,11 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         help=f"utterances per forward (default {DEFAULT_BATCH_SIZE} on a GPU, 1 on the CPU)",
     )
     p.add_argument("--dtype", default=DEFAULT_DTYPE, choices=DTYPES, help="forward precision; the sums stay float64")
+    p.add_argument(
+        "--force-dtype",
+        action="store_true",
+        help=f"run --dtype bfloat16 on a CPU without native bf16 all the same (about {BF16_EMULATED_SLOWDOWN}x slower)",
+    )
     p.add_argument(
         "--max-batch-seconds",
         type=float,
@@ -69,9 +75,12 @@ def _splits(text: str) -> tuple[str, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pitchprobe import __version__
+
     parser = argparse.ArgumentParser(
         prog="pitchprobe", description="How much pitch (F0) does each layer of a speech model hold?"
     )
+    parser.add_argument("--version", action="version", version=f"pitchprobe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("gather", help="fetch FLEURS (or convert a folder) and write manifests")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 
 
@@ -12,18 +13,31 @@ class PitchProbeError(Exception):
 class UnknownNameError(PitchProbeError, ValueError):
     """A language, model or option value that pitchprobe does not know.
 
-    The message lists the valid names.
+    The message lists the valid names, after the close matches of ``name`` among them (``suggest``) if asked.
     """
 
-    def __init__(self, kind: str, name: str, valid: list[str] | tuple[str, ...], hint: str = ""):
+    def __init__(
+        self, kind: str, name: str, valid: list[str] | tuple[str, ...], hint: str = "", *, suggest: bool = False
+    ):
         self.kind = kind
         self.name = name
         self.valid = list(valid)
         shown = ", ".join(self.valid)
-        msg = f"unknown {kind} {name!r}. Valid {kind}s: {shown}"
+        close = difflib.get_close_matches(name, self.valid, n=3) if suggest else []
+        maybe = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        msg = f"unknown {kind} {name!r}.{maybe} Valid {kind}s: {shown}"
         if hint:
             msg += f". {hint}"
         super().__init__(msg)
+
+
+class NoDevFramesError(PitchProbeError, ValueError):
+    """The probe was asked to choose alpha on dev frames, and the corpus has none."""
+
+
+class OfflineError(PitchProbeError):
+    """The source of the data (the Hugging Face Hub) cannot be reached: the whole run's fault, never one
+    language's, so :func:`contained` lets it through and the command stops with one message."""
 
 
 PERMANENT_REASONS = frozenset(
@@ -79,6 +93,8 @@ def contained(what: str, work: Callable[[], object], *, fail_fast: bool) -> str 
     """
     try:
         work()
+    except OfflineError:
+        raise
     except Exception as e:  # noqa: BLE001 - the caller records the reason; nothing is lost or hidden
         if fail_fast and str(e).startswith("--fail-fast"):
             raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pitchprobe.core.audio import SAMPLING_RATE
-from pitchprobe.core.errors import PitchProbeError, describe
+from pitchprobe.core.errors import OfflineError, PitchProbeError, describe
 from pitchprobe.core.layout import SPLITS
 from pitchprobe.data.fleurs import BYTES_PER_SAMPLE, WAV_HEADER_BYTES, read_tsv
 from pitchprobe.data.languages import Language
@@ -59,6 +59,8 @@ def disk_needed(
                 need.audio_seconds += sum(r["num_samples"] for r in rows) / SAMPLING_RATE
                 need.audio_bytes += sum(WAV_HEADER_BYTES + BYTES_PER_SAMPLE * r["num_samples"] for r in rows)
             need.archive_bytes = _archive_bytes(source, [archive_relpath(lang.code, s) for s in splits])
+        except OfflineError:
+            raise  # the run's, not the language's: no other language can do better
         except (PitchProbeError, OSError) as e:
             need.error = describe(e)
         out.append(need)

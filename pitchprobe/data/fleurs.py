@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from pitchprobe.core.atomic import atomic_path, remove_temporary, write_text
 from pitchprobe.core.audio import SAMPLING_RATE
-from pitchprobe.core.errors import PitchProbeError, UnknownNameError
+from pitchprobe.core.errors import OfflineError, PitchProbeError, UnknownNameError
 from pitchprobe.core.layout import SPLITS, audio_dir, language_lock
 from pitchprobe.core.lock import file_lock
 from pitchprobe.data.languages import Language
@@ -236,7 +236,7 @@ def gather_language(
             try:
                 rows = _gather_split(lang, split, root, source, summary, problem, fail_fast, delete_archives)
             except PitchProbeError as e:
-                if fail_fast:
+                if fail_fast or isinstance(e, OfflineError):  # no Hub: no other split or language can do better
                     raise
                 summary.failed_splits[split] = str(e)
                 continue
@@ -319,7 +319,7 @@ def gather(
         try:
             out.append(gather_language(lang, root=root, source=source, **options))
         except Exception as e:  # noqa: BLE001 - one language's failure (network, disk, bug) must not stop the others
-            if fail_fast and isinstance(e, PitchProbeError):
+            if isinstance(e, OfflineError) or (fail_fast and isinstance(e, PitchProbeError)):
                 raise
             if fail_fast:
                 raise PitchProbeError(f"{lang.code}: {type(e).__name__}: {e}") from e

@@ -4,6 +4,19 @@ Every file libsndfile can read is mixed down to mono, resampled to 16 kHz and
 written as a float32 WAV under ``<data_dir>/audio/<name>/<split>/``. Its
 split follows from a hash of its path relative to the folder, so adding
 files never moves old ones to another split.
+
+A corpus too small for the hash to give every split with a non-zero ratio a
+file (but with at least one file per such split) is split by the same hash's
+order instead: files sorted by their hash value, the first ones train, then
+dev, then test, each split given its share of the files by the ratios and at
+least one file. Five recordings at 0.8,0.1,0.1 are then 3 train, 1 dev and
+1 test rather than whatever the hash gives (often no dev file, and so no
+alpha to choose). Adding files to such a small corpus may move files until
+the hash fills every split by itself; from then on, it never does.
+
+A file whose split changed (other ratios, or a small corpus that grew) is
+moved to its new split's folder, never left as a copy in the old one; its
+labels are keyed by split, so the next ``pitchprobe labels`` labels it there.
 """
 
 from __future__ import annotations
@@ -25,18 +38,50 @@ from pitchprobe.data.manifest import write_manifest
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".opus"}
 
 
+def _position(relpath: str) -> float:
+    """SHA-1 of ``relpath`` mapped to [0, 1)."""
+    return int.from_bytes(hashlib.sha1(relpath.encode("utf-8")).digest()[:8], "big") / 2**64
+
+
+def _check(ratios: tuple[float, float, float]) -> float:
+    total = sum(ratios)
+    if len(ratios) != len(SPLITS) or total <= 0 or any(r < 0 for r in ratios):
+        raise PitchProbeError(f"split ratios must be three non-negative numbers, not all zero, got {ratios}")
+    return total
+
+
 def split_of(relpath: str, ratios: tuple[float, float, float]) -> str:
     """Deterministic split of a file: SHA-1 of ``relpath`` mapped to [0, 1), cut at the cumulative ratios."""
-    total = sum(ratios)
-    if total <= 0 or any(r < 0 for r in ratios):
-        raise PitchProbeError(f"split ratios must be non-negative and not all zero, got {ratios}")
-    u = int.from_bytes(hashlib.sha1(relpath.encode("utf-8")).digest()[:8], "big") / 2**64
+    total = _check(ratios)
+    u = _position(relpath)
     edge = 0.0
     for split, r in zip(SPLITS, ratios):
         edge += r / total
         if u < edge:
             return split
     return SPLITS[-1]
+
+
+def assign_splits(relpaths: list[str], ratios: tuple[float, float, float]) -> dict[str, str]:
+    """Split of every file of a corpus: :func:`split_of`, unless that leaves a split with a non-zero ratio
+    empty and the corpus has a file for each such split; then the files in hash order, cut so that every
+    such split gets at least one file and the rest follow the ratios (the module's docstring says why)."""
+    total = _check(ratios)
+    by_hash = {p: split_of(p, ratios) for p in relpaths}
+    wanted = [s for s, r in zip(SPLITS, ratios) if r > 0]
+    if set(wanted) <= set(by_hash.values()) or len(relpaths) < len(wanted):
+        return by_hash
+    counts = dict.fromkeys(wanted, 1)
+    share = {s: r / total * len(relpaths) for s, r in zip(SPLITS, ratios) if r > 0}
+    for _ in range(len(relpaths) - len(wanted)):  # each further file to the split furthest below its share
+        most = max(wanted, key=lambda s: share[s] - counts[s])
+        counts[most] += 1
+    order = sorted(relpaths, key=lambda p: (_position(p), p))
+    out, start = {}, 0
+    for split in wanted:
+        out.update(dict.fromkeys(order[start : start + counts[split]], split))
+        start += counts[split]
+    return out
 
 
 def gather_folder(
@@ -72,11 +117,13 @@ def gather_folder(
 
 def _convert(files, folder, *, name, root, ratios, tone_class, fail_fast) -> tuple[list[dict], list[dict]]:
     records, failures = [], []
+    splits = assign_splits([src.relative_to(folder).as_posix() for src in files], ratios)
     for src in tqdm(files, desc=f"gather {name}", unit="file"):
         rel = src.relative_to(folder).as_posix()
-        split = split_of(rel, ratios)
+        split = splits[rel]
         stem = rel.rsplit(".", 1)[0].replace("/", "__")
         dest = audio_dir(root, name, split) / f"{stem}.wav"
+        _move_to(dest, [audio_dir(root, name, s) / dest.name for s in SPLITS if s != split])
         try:
             if not dest.is_file():
                 data, rate = sf.read(src, always_2d=True)
@@ -112,3 +159,15 @@ def _convert(files, folder, *, name, root, ratios, tone_class, fail_fast) -> tup
         )
     write_manifest(root, name, records)
     return records, failures
+
+
+def _move_to(dest: Path, elsewhere: list[Path]) -> None:
+    """A file converted before into another split's folder is moved to ``dest``; a second copy is removed."""
+    for old in elsewhere:
+        if not old.is_file():
+            continue
+        if dest.is_file():
+            old.unlink()
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(old, dest)

@@ -11,9 +11,10 @@ import importlib
 import os
 from pathlib import Path
 
-from pitchprobe.core.errors import PitchProbeError
+from pitchprobe.core.errors import OfflineError, PitchProbeError
 
 FLEURS_REPO = "google/fleurs"
+HUB_CONNECT_TIMEOUT_S = 5.0  # s: the one reachability check before the first download, with no retries
 
 
 def tsv_relpath(code: str, split: str) -> str:
@@ -61,11 +62,41 @@ class HubSource:
     def __init__(self, repo_id: str = FLEURS_REPO, *, revision: str | None = None):
         self.repo_id = repo_id
         self.revision = revision
+        self._unreachable: str | None = None  # why the Hub cannot be reached, once checked
+        self._checked = False
+
+    def _offline(self, relpath: str, why: str) -> OfflineError:
+        return OfflineError(
+            f"cannot fetch {relpath} from {self.repo_id}: {why}. Without the Hub, pass --source DIR (a local "
+            "folder in the FLEURS layout, data/<code>/<split>.tsv and data/<code>/audio/<split>.tar.gz); or set "
+            "HF_ENDPOINT to a Hub mirror you can reach"
+        )
+
+    def _cached(self, relpath: str) -> Path | None:
+        from huggingface_hub import try_to_load_from_cache
+
+        path = try_to_load_from_cache(self.repo_id, relpath, revision=self.revision, repo_type="dataset")
+        return Path(path) if isinstance(path, str) else None
 
     def fetch(self, relpath: str) -> Path:
-        """Download ``relpath`` (or find it in the cache); any failure is a :class:`PitchProbeError` naming it."""
-        from huggingface_hub import hf_hub_download
+        """Download ``relpath`` (or find it in the cache); any failure is a :class:`PitchProbeError` naming it.
+
+        The Hub is checked once, with one short connection and no retries (:data:`HUB_CONNECT_TIMEOUT_S`):
+        when it cannot be reached (or ``HF_HUB_OFFLINE`` is set), a file not in the cache is an
+        :class:`OfflineError` at once, rather than after the Hub client's retries.
+        """
+        from huggingface_hub import constants, hf_hub_download
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+        if constants.HF_HUB_OFFLINE:
+            self._unreachable = "HF_HUB_OFFLINE is set and it is not in the Hugging Face cache"
+        elif not self._checked:
+            self._checked = True
+            self._unreachable = hub_unreachable(constants.ENDPOINT)
+        if self._unreachable is not None:
+            if (path := self._cached(relpath)) is not None:
+                return path
+            raise self._offline(relpath, self._unreachable)
 
         errors = [HfHubHTTPError, LocalEntryNotFoundError, OSError]
         for module, name in DOWNLOAD_ERRORS:
@@ -78,13 +109,9 @@ class HubSource:
 
     def release(self, relpath: str, path: Path | None = None) -> bool:
         """Delete ``relpath`` (at ``path``, from :meth:`fetch`, or looked up) from the cache: snapshot link and blob."""
+        path = Path(path) if path is not None else self._cached(relpath)
         if path is None:
-            from huggingface_hub import try_to_load_from_cache
-
-            path = try_to_load_from_cache(self.repo_id, relpath, revision=self.revision, repo_type="dataset")
-            if not isinstance(path, str):
-                return False  # not in the cache (None), or cached as missing
-        path = Path(path)
+            return False  # not in the cache, or cached as missing
         if "snapshots" not in path.parts or not (path.is_symlink() or path.is_file()):
             return False  # not in the cache's layout: never delete
         if path.is_symlink() and (blob := path.resolve()).parent.name == "blobs" and blob.is_file():
@@ -96,4 +123,25 @@ class HubSource:
         return f"hf://datasets/{self.repo_id}"
 
 
-__all__ = ["FLEURS_REPO", "HubSource", "LocalSource", "archive_relpath", "tsv_relpath"]
+def hub_unreachable(endpoint: str, *, timeout_s: float = HUB_CONNECT_TIMEOUT_S) -> str | None:
+    """None if a connection to ``endpoint`` opens within ``timeout_s``; else why not, in words.
+
+    One HEAD request, no retries, through the proxies the environment names (as the Hub client uses them).
+    Only a failure to connect (no name, refused, no route, timed out, a bad URL) is unreachable; a server that
+    connects and then answers badly is left to the Hub client, whose error then names it.
+    """
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=timeout_s).close()
+    except urllib.error.HTTPError:
+        return None  # it answered
+    except (urllib.error.URLError, ValueError) as e:  # urllib wraps a failure to connect in URLError
+        return f"the Hugging Face Hub ({endpoint}) cannot be reached: {getattr(e, 'reason', e)}"
+    except OSError:
+        return None  # connected, then hung up or timed out reading: not offline
+    return None
+
+
+__all__ = ["FLEURS_REPO", "HubSource", "hub_unreachable", "LocalSource", "archive_relpath", "tsv_relpath"]

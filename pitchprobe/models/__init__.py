@@ -20,6 +20,7 @@ from pitchprobe.models.base import (
     DTYPES,
     PREFETCH_WORKERS,
     Backend,
+    check_dtype,
     limit_heap_growth,
     resolve_device,
 )
@@ -31,6 +32,8 @@ __all__ = [
     "DTYPES",
     "Backend",
     "ModelIdentity",
+    "check_dtype",
+    "check_model_name",
     "load_model",
     "resolve_device",
 ]
@@ -50,6 +53,7 @@ def load_model(
     dtype: str = DEFAULT_DTYPE,
     s3prl_ckpt: str | None = None,
     trust_checkpoint: bool = False,
+    force_dtype: bool = False,
 ) -> Backend:
     """Load a model for feature extraction (``.eval()``, no gradients).
 
@@ -82,13 +86,16 @@ def load_model(
         is refused, since unpickling a file can run any code in it
         (:func:`pitchprobe.models.s3prl.check_s3prl_ckpt`). Not part of the model's
         identity: it applies to a :class:`ModelIdentity` too, and never changes its tag.
+    force_dtype : bool
+        Run ``bfloat16`` on a CPU without native bf16 all the same (``--force-dtype``; :func:`check_dtype`).
 
     Raises
     ------
     UnknownNameError
         If ``name`` is none of the above; the message lists the S3PRL names.
     PitchProbeError
-        If the S3PRL checkpoint needs pickle, is a URL, or is no torch file
+        If ``dtype`` is bfloat16 on a CPU without native bf16 and not ``force_dtype``; if the S3PRL checkpoint
+        needs pickle, is a URL, or is no torch file
         (without ``trust_checkpoint``), or the model cannot be loaded.
 
     Notes
@@ -105,6 +112,7 @@ def load_model(
         identity = ModelIdentity.resolve(name, random_init=random_init, seed=seed, s3prl_ckpt=s3prl_ckpt)
     if dtype not in DTYPES:
         raise UnknownNameError("dtype", dtype, DTYPES)
+    check_dtype(dtype, resolve_device(device), force=force_dtype)
     if batch_size is None:
         batch_size = DEFAULT_BATCH_SIZE if resolve_device(device).type == "cuda" else 1
     backend = _load(identity, device=device, batch_size=batch_size, trust_checkpoint=trust_checkpoint)
@@ -115,15 +123,23 @@ def load_model(
     return backend
 
 
-def _load(identity: ModelIdentity, *, device: str, batch_size: int, trust_checkpoint: bool) -> Backend:
-    dev = resolve_device(device)
-    limit_heap_growth()
-    name, random_init, seed = identity.name, identity.random_init, identity.seed
-    if Path(name).is_dir() or "/" in name:
-        from pitchprobe.models.hf import HFBackend
+def is_transformers_name(name: str) -> bool:
+    """Whether ``name`` is for transformers: a local directory, or of the Hugging Face id form ``org/name``."""
+    return Path(name).expanduser().is_dir() or "/" in name
 
-        return HFBackend(name, random_init=random_init, device=dev, seed=seed, batch_size=batch_size)
-    from pitchprobe.models.s3prl import S3PRLBackend, s3prl_names
+
+def check_model_name(name: str) -> None:
+    """Refuse a model name that is neither a known S3PRL upstream, nor a local directory, nor of the
+    ``org/name`` form, without network (a Hugging Face id is not looked up).
+
+    Raises
+    ------
+    UnknownNameError
+        Naming ``name`` and the closest S3PRL upstream names, then listing them all.
+    """
+    if is_transformers_name(name):
+        return
+    from pitchprobe.models.s3prl import s3prl_names
 
     names = s3prl_names()
     if name not in names:
@@ -132,7 +148,21 @@ def _load(identity: ModelIdentity, *, device: str, batch_size: int, trust_checkp
             name,
             names,
             hint="Or give a Hugging Face model id (org/name) or a local save_pretrained directory.",
+            suggest=True,
         )
+
+
+def _load(identity: ModelIdentity, *, device: str, batch_size: int, trust_checkpoint: bool) -> Backend:
+    dev = resolve_device(device)
+    limit_heap_growth()
+    name, random_init, seed = identity.name, identity.random_init, identity.seed
+    if is_transformers_name(name):
+        from pitchprobe.models.hf import HFBackend
+
+        return HFBackend(name, random_init=random_init, device=dev, seed=seed, batch_size=batch_size)
+    from pitchprobe.models.s3prl import S3PRLBackend
+
+    check_model_name(name)
     return S3PRLBackend(
         name,
         random_init=random_init,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,10 +32,50 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 DEFAULT_DTYPE = "float32"
 DTYPES = (DEFAULT_DTYPE, "bfloat16", "float16")  # of the forward pass (under torch.autocast); states come out float32
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})  # /proc/cpuinfo: native bf16 (x86; aarch64 "bf16")
+BF16_EMULATED_SLOWDOWN = 100  # x: bfloat16 against float32 on a CPU without native bf16 (measured, AVX2 only)
+CPUINFO = Path("/proc/cpuinfo")
 PREFETCH_WORKERS = 2  # audio-reading processes ahead of a GPU model (on the CPU they would compete with it: 0)
 DEFAULT_MAX_BATCH_SECONDS = 240.0  # s of audio per forward pass, padding included (about 8 FLEURS utterances)
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter number
 MMAP_THRESHOLD_BYTES = 1 << 20  # 1 MiB: larger blocks get their own mmap and go back to the OS when freed
+
+
+def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
+    """The CPU's feature flags from ``/proc/cpuinfo`` text (``flags`` on x86, ``Features`` on ARM); empty where
+    there is no such file (not Linux): unknown."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = CPUINFO.read_text()
+        except OSError:
+            return frozenset()
+    out: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            out.update(value.split())
+    return frozenset(out)
+
+
+def check_dtype(dtype: str, device: torch.device, *, force: bool = False, flags: frozenset[str] | None = None) -> None:
+    """Refuse ``bfloat16`` on a CPU whose ``flags`` (default: this CPU's, :func:`cpu_flags`) show no native bf16,
+    where it runs about :data:`BF16_EMULATED_SLOWDOWN` times slower than float32, unless ``force``. Unknown
+    flags (no ``/proc/cpuinfo``) are let through.
+
+    Raises
+    ------
+    PitchProbeError
+        Naming the flags looked for and the ways out (``--dtype float32``, a GPU, ``--force-dtype``).
+    """
+    if dtype != "bfloat16" or device.type != "cpu" or force:
+        return
+    flags = cpu_flags() if flags is None else flags
+    if flags and not flags & BF16_CPU_FLAGS:
+        raise PitchProbeError(
+            f"--dtype bfloat16 on this CPU runs about {BF16_EMULATED_SLOWDOWN}x slower than float32: it has no "
+            f"native bf16 (none of {', '.join(sorted(BF16_CPU_FLAGS))} in {CPUINFO}). Use --dtype float32 (the "
+            "default) or a GPU (--device cuda), or pass --force-dtype to run it anyway"
+        )
 
 
 def limit_heap_growth() -> bool:

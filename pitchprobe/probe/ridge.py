@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from pitchprobe.core.errors import NoDevFramesError
+
 ALPHA_DECADES = tuple(range(-6, 3))  # grid: 0 and scale * 10**k, scale = trace(C) / D
 GRAM_BLOCKS = 4  # block rows of XᵀX computed on or above the diagonal: 10/16 of a full product's flops
 
@@ -254,7 +256,10 @@ def choose(train: Sums, dev: Sums | None, *, alpha: float | None) -> tuple[Ridge
     else:
         dev_mse = np.full((grid.size, q), np.nan)
     if alpha is None and np.isnan(dev_mse).all():
-        raise ValueError("no dev frames to choose alpha from; pass a fixed alpha")
+        raise NoDevFramesError(
+            "no dev frames to choose alpha from: pass a fixed alpha (--alpha X; 0 = least squares), "
+            "or give the corpus dev utterances (gather --from-dir with --split-ratios, e.g. 0.6,0.2,0.2)"
+        )
     best = np.zeros(q, dtype=int) if alpha is not None else np.nanargmin(dev_mse, axis=0)
     chosen = RidgeSolution(
         alphas=grid[best],

@@ -120,6 +120,7 @@ class StudyConfig:
     dtype: str = _opt(
         DEFAULT_DTYPE, "--dtype", "the forward pass's precision (the probe's sums stay float64)", choices=DTYPES
     )
+    force_dtype: bool = _opt(False, "--force-dtype", "run --dtype bfloat16 on a CPU without native bf16 all the same")
     max_batch_seconds: float = _opt(
         DEFAULT_MAX_BATCH_SECONDS, "--max-batch-seconds", "most audio per forward, padding included, s", type=float
     )

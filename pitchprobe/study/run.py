@@ -80,6 +80,7 @@ def _backend(cfg: StudyConfig, model: ModelIdentity, backends: dict, loader: Loa
                 batch_size=cfg.batch_size,
                 max_batch_seconds=cfg.max_batch_seconds,
                 dtype=cfg.dtype,
+                force_dtype=cfg.force_dtype,
                 trust_checkpoint=cfg.trust_checkpoint,
             )
             place_frames(backend, cache=RunLayout(cfg.run_dir).model_timing(backend.tag))

@@ -1,5 +1,6 @@
 """Faults as a user meets them on the command line: one line each, exit codes that tell the truth."""
 
+import os
 import shutil
 import signal
 import subprocess
@@ -17,10 +18,63 @@ pytestmark = pytest.mark.slow  # every test here runs the scripts in subprocesse
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run(script, *args):
+def run(script, *args, env=None):
     return subprocess.run(
-        [sys.executable, str(REPO / script), *map(str, args)], capture_output=True, text=True, cwd=REPO
+        [sys.executable, str(REPO / script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=None if env is None else {**os.environ, **env},
     )
+
+
+OFFLINE_LIMIT_S = 20.0  # s: an offline run must say so well before this
+
+
+def offline_run(script, *args, env=None):
+    """``run``, timed: (result, seconds)."""
+    start = time.monotonic()
+    r = run(script, *args, env=env)
+    return r, time.monotonic() - start
+
+
+def assert_one_offline_message(r, seconds):
+    assert seconds < OFFLINE_LIMIT_S, seconds
+    assert r.returncode not in (0, 1) and "Traceback" not in r.stderr + r.stdout, r.stderr
+    assert "--source DIR" in r.stderr and "HF_ENDPOINT" in r.stderr
+    assert r.stderr.count("--source") == 1 and "Retrying" not in r.stderr  # one message, no retries
+
+
+def test_an_offline_dry_run_fails_fast_and_names_source(tmp_path):
+    from pitchprobe.data.sources import hub_unreachable
+
+    if hub_unreachable("https://huggingface.co") is None:
+        pytest.skip("the Hugging Face Hub is reachable from here: not offline")
+    r, seconds = offline_run("gather_data.py", "en_us", "--dry-run", "--data-dir", tmp_path / "d", "-q")
+    assert_one_offline_message(r, seconds)
+
+
+def test_an_unreachable_hub_endpoint_fails_fast_anywhere(tmp_path):
+    env = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "0"}  # the discard port: nothing listens
+    r, seconds = offline_run("gather_data.py", "en_us", "--dry-run", "--data-dir", tmp_path / "d", "-q", env=env)
+    assert_one_offline_message(r, seconds)
+    r, seconds = offline_run("make_pitch_data.py", "yo_ng", "--data-dir", tmp_path / "d", "-q", env=env)
+    assert_one_offline_message(r, seconds)
+    r, seconds = offline_run(
+        "make_pitch_data.py", "yo_ng", "--data-dir", tmp_path / "d", "-q", env={"HF_HUB_OFFLINE": "1"}
+    )
+    assert_one_offline_message(r, seconds)
+
+
+def test_a_language_never_gathered_says_each_problem_once(tmp_path):
+    empty = tmp_path / "empty_source"
+    (empty / "data").mkdir(parents=True)
+    r = run("make_pitch_data.py", "yo_ng", "--source", empty, "--data-dir", tmp_path / "d", "-q")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    out = r.stdout + r.stderr
+    for split in ("train", "dev", "test"):
+        assert out.count(f"{split}.tsv") == 1, out
+    assert "1 of 1 languages produced no labels" in out
 
 
 @pytest.fixture

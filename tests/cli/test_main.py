@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from pitchprobe.labels.store import read_labels
+from tests.conftest import write_recordings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,6 +19,13 @@ def run(script, *args, cwd=REPO):
     return subprocess.run(
         [sys.executable, str(REPO / script), *map(str, args)], capture_output=True, text=True, cwd=cwd
     )
+
+
+def test_version_prints_the_packages_version():
+    from pitchprobe import __version__
+
+    r = subprocess.run([sys.executable, "-m", "pitchprobe", "--version"], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0 and r.stdout.strip() == f"pitchprobe {__version__}"
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +97,19 @@ def test_labels_gather_a_language_first_when_needed(workdir, corpus):
     assert (d / "data" / "manifests" / "zz_contour.jsonl").is_file()
 
 
+@pytest.mark.slow
+def test_a_study_with_no_result_names_no_report(labelled, corpus, tmp_path, capsys):
+    from pitchprobe.cli.main import main
+
+    run_dir = tmp_path / "run"
+    args = ["study", "--langs", "zz_level", "--models", "hubbert", "--run-dir", run_dir, "--source", corpus]
+    args += ["--device", "cpu", "--data-dir", labelled, "--languages", corpus / "languages.tsv", "-q"]
+    assert main([str(a) for a in args]) == 1
+    out = capsys.readouterr().out
+    assert "2 failed" in out and "no report written" in out and "report:" not in out
+    assert not (run_dir / "report.html").exists()
+
+
 def test_study_runs_the_study_then_its_report(labelled, corpus, tmp_path, capsys):
     from pitchprobe.cli.main import main
 
@@ -100,3 +121,18 @@ def test_study_runs_the_study_then_its_report(labelled, corpus, tmp_path, capsys
     out = capsys.readouterr().out
     assert out.index("units: 2 done now") < out.index(f"report: {run_dir / 'report.html'}")
     assert "zz_level" in (run_dir / "tables" / "results.csv").read_text()
+
+
+@pytest.mark.slow
+def test_five_recordings_of_ones_own_go_through_with_no_extra_flag(tmp_path):
+    src = write_recordings(tmp_path / "recordings", 5)
+    common = ["--data-dir", tmp_path / "data", "-q"]
+    r = run("gather_data.py", "--from-dir", src, "--name", "mine", *common)
+    assert r.returncode == 0, r.stderr
+    assert "{'train': 3, 'dev': 1, 'test': 1}" in r.stdout and "0 failed" in r.stdout
+    r = run("make_pitch_data.py", "mine", *common)
+    assert r.returncode == 0, r.stderr
+    assert "mine (pyaapt): 5 utterances" in r.stdout and "0 failed" in r.stdout
+    r = run("linear_regress.py", "mine", "--model", "fbank", *common)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "data" / "results" / "fbank" / "mine.json").is_file()

@@ -3,6 +3,7 @@ import pytest
 import torch
 from sklearn.linear_model import LinearRegression, Ridge
 
+from pitchprobe.core.errors import NoDevFramesError
 from pitchprobe.probe import ridge
 
 
@@ -83,8 +84,9 @@ def test_choose_picks_the_alpha_with_lowest_dev_error(data):
     np.testing.assert_array_equal(chosen.alphas, grid[brute.argmin(0)])
     fixed, _ = ridge.choose(train, dev, alpha=2.5)
     np.testing.assert_array_equal(fixed.alphas, [2.5, 2.5])
-    with pytest.raises(ValueError, match="no dev frames"):
+    with pytest.raises(NoDevFramesError, match="no dev frames") as e:
         ridge.choose(train, None, alpha=None)
+    assert "--alpha" in str(e.value) and "--split-ratios" in str(e.value)  # the message names the ways out
 
 
 def test_blocked_gram_equals_the_full_product():

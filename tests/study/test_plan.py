@@ -9,7 +9,7 @@ from pitchprobe.core.errors import PitchProbeError
 from pitchprobe.data.languages import load_table, resolve
 from pitchprobe.data.manifest import read_manifest
 from pitchprobe.study.config import StudyConfig, units_of
-from pitchprobe.study.plan import FLEURS_HOURS, plan_study
+from pitchprobe.study.plan import FLEURS_HOURS, FORWARD_RATE, plan_study
 
 MODELS = ["hubert", "wavlm", "wav2vec2"]
 
@@ -52,3 +52,26 @@ def test_a_language_may_not_be_called_pooled_and_pooling_needs_two():
         units_of(StudyConfig(langs=["pooled", "en_us"], models=["fbank"]))
     with pytest.raises(PitchProbeError, match="at least two"):
         units_of(StudyConfig(langs=["en_us"], models=["fbank"], pooled=True))
+
+
+def test_dry_run_refuses_a_misspelt_model_and_keeps_ids_and_folders(tmp_path, capsys):
+    base = ["study", "--langs", "en_us", "--dry-run", "--data-dir", str(tmp_path / "data")]
+    assert main([*base, "--models", "hubbert"]) == 2
+    err = capsys.readouterr().err
+    assert "'hubbert'" in err and "Did you mean 'hubert'" in err
+    (tmp_path / "my_model").mkdir()
+    models = f"fbank,random:hubert,facebook/hubert-base-ls960,{tmp_path / 'my_model'}"
+    assert main([*base, "--models", models]) == 0  # no network: an org/name id and a local folder stay valid
+
+
+def test_dry_run_states_its_assumptions_and_the_disk_it_needs(tmp_path):
+    import os
+
+    plan = plan_study(StudyConfig(langs=["en_us"], models=["hubert"], data_dir=str(tmp_path), device="cpu"))
+    text = plan.text()
+    assert f"on {len(os.sched_getaffinity(0))} cores" in text and f"on the cpu at {FORWARD_RATE['cpu']:g}x" in text
+    assert set(plan.disk_bytes) == {"audio", "labels", "results", "sums"}
+    assert plan.disk_bytes["audio"] == pytest.approx(FLEURS_HOURS * 3600 * 16000 * 4)
+    assert "disk: " in text and "audio " in text and "sums " in text
+    gpu = plan_study(StudyConfig(langs=["en_us"], models=["hubert"], data_dir=str(tmp_path), device="cuda"))
+    assert f"on the cuda at {FORWARD_RATE['cuda']:g}x" in gpu.text()
