@@ -197,6 +197,7 @@ FLAG_GROUPS = {  # the stages of a study, in order, and the fields whose flags b
         "device",
         "batch_size",
         "dtype",
+        "force_dtype",
         "max_batch_seconds",
         "seed",
     ),  # fmt: skip
