@@ -10,6 +10,9 @@ class PitchProbeError(Exception):
     """Base class of every error pitchprobe raises on purpose."""
 
 
+MAX_LISTED = 12  # valid names an error message lists (S3PRL has about 250 upstreams: a wall of text otherwise)
+
+
 class UnknownNameError(PitchProbeError, ValueError):
     """A language, model or option value that pitchprobe does not know.
 
@@ -22,7 +25,9 @@ class UnknownNameError(PitchProbeError, ValueError):
         self.kind = kind
         self.name = name
         self.valid = list(valid)
-        shown = ", ".join(self.valid)
+        shown = ", ".join(self.valid[:MAX_LISTED])
+        if len(self.valid) > MAX_LISTED:
+            shown += f", ... ({len(self.valid)} in all)"
         close = difflib.get_close_matches(name, self.valid, n=3) if suggest else []
         maybe = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         msg = f"unknown {kind} {name!r}.{maybe} Valid {kind}s: {shown}"
