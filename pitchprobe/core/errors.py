@@ -10,9 +10,6 @@ class PitchProbeError(Exception):
     """Base class of every error pitchprobe raises on purpose."""
 
 
-MAX_LISTED = 12  # valid names an error message lists (S3PRL has about 250 upstreams: a wall of text otherwise)
-
-
 class UnknownNameError(PitchProbeError, ValueError):
     """A language, model or option value that pitchprobe does not know.
 
@@ -25,9 +22,7 @@ class UnknownNameError(PitchProbeError, ValueError):
         self.kind = kind
         self.name = name
         self.valid = list(valid)
-        shown = ", ".join(self.valid[:MAX_LISTED])
-        if len(self.valid) > MAX_LISTED:
-            shown += f", ... ({len(self.valid)} in all)"
+        shown = ", ".join(self.valid)
         close = difflib.get_close_matches(name, self.valid, n=3) if suggest else []
         maybe = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         msg = f"unknown {kind} {name!r}.{maybe} Valid {kind}s: {shown}"
