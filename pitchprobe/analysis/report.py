@@ -32,7 +32,7 @@ from pitchprobe.analysis.aggregate import (
     transfer_table,
     write_tables,
 )
-from pitchprobe.analysis.compare import METRIC, TARGET, reference_table, run_tests, group_tests_table
+from pitchprobe.analysis.compare import METRIC, TARGET, group_tests_table, reference_table, run_tests
 from pitchprobe.analysis.findings import MIN_GROUP, MOVEMENT, findings_text
 from pitchprobe.analysis.render import write_html, write_markdown
 from pitchprobe.analysis.reported import Reported, not_reported_table, not_reported_text, pool_records, reported_results

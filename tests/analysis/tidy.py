@@ -46,8 +46,8 @@ def _rows(tag, model, random_init, kind, train, code, values, dev):
 
 def tidy(codes=tuple(LANGS)) -> pd.DataFrame:
     """hubert: 4 layers, layer 2 lowest dev MSE in every language (value 0.8 + 0.02 i for the i-th language);
-    its random-init control: 4 layers, layer 0 best (0.5 - 0.01 i); fbank: one layer (0.6 + 0.01 i); transfer from ``pooled``
-    and ``others`` for hubert at 0.1 and 0.2 below within."""
+    its random-init control: 4 layers, layer 0 best (0.5 - 0.01 i); fbank: one layer (0.6 + 0.01 i); transfer
+    from ``pooled`` and ``others`` for hubert at 0.1 and 0.2 below within."""
     rows = []
     for i, code in enumerate(codes):
         best = 0.8 + 0.02 * i
