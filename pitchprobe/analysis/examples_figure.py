@@ -90,7 +90,7 @@ def contour_examples(
         ax.set_axis_off()
     if axes.flat[0].get_legend_handles_labels()[0]:
         axes.flat[0].legend(fontsize=8)
-    known = " and the true F0" if corpus and (Path(corpus) / "truth").is_dir() else ""
+    known = ", the true F0" if corpus and (Path(corpus) / "truth").is_dir() else ""
     fig.suptitle(f"{model_tag}: {labels} F0{known} and the best layer's prediction (voiced frames)")
     fig.tight_layout()
     return _save(fig, out_dir, "g_contour_examples")

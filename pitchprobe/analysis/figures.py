@@ -232,7 +232,7 @@ def models_by_layer(df, out_dir, *, target="f0_voiced", metric="r") -> Path:
         style = "--" if control[tag] else "-"
         mean = m.mean(0)
         if len(mean) == 1:  # a single-layer baseline (fbank, mfcc): a level line
-            ax.axhline(mean.iloc[0], color=color, ls=style, label=tag)
+            ax.axhline(mean.iloc[0], color=color, ls=style, label=f"{tag} (one layer)")
             continue
         ax.plot(mean.index, mean, style, marker="o", color=color, label=tag)
         ax.fill_between(mean.index, m.quantile(0.1), m.quantile(0.9), color=color, alpha=0.12)
