@@ -97,7 +97,7 @@ def _tone_sentence(tests: dict, metric: str) -> str:
             note = group_note(t)
             verdict += f"; {note}" if note else ""
         else:
-            verdict = f"nothing conclusive: {group_note(t)}"
+            verdict = f"nothing conclusive ({group_note(t)})"
         parts.append(f"{tag}: {groups}; {verdict}")
     if not parts:
         return ""

@@ -12,6 +12,7 @@ from pitchprobe.analysis.figures import _label, _model_order, _save, _styled, _s
 
 SPECIAL = ("pooled", "others")  # rows of probes fitted on several languages, drawn last
 MAX_ANNOTATED = 400  # cells; a larger matrix carries no numbers (they would not be legible)
+MARKERS = {"pooled": "s", "others": "D"}
 MAX_NAMED = 30  # points per scatter named by their test language
 
 
@@ -82,6 +83,7 @@ def transfer(df, out_dir, *, target="f0_voiced", metric="r", name="f_transfer", 
             if sub.empty:
                 continue
             style = {"s": 22, "zorder": 3} if train in SPECIAL else ({"s": 8, "color": "0.65"} if many else {"s": 18})
+            style["marker"] = MARKERS.get(train, "o")  # points that coincide stay apart by shape
             label = f"trained on {train}" if train in SPECIAL or not many else None
             ax2.scatter(own.reindex(sub.index), sub, label=label, **style)
             if len(sub) <= MAX_NAMED and (train in SPECIAL or not many):

@@ -50,7 +50,7 @@ def test_a_group_of_one_language_gets_no_test_and_the_text_says_so():
     assert t["p_value"] is None and t["statistic"] is None and t["left_out"] == ["non_tonal"]
     assert t["groups"]["non_tonal"]["n"] == 1  # still named, with its mean
     text = findings_text(df, tests, {}, target="f0_voiced", metric="r")
-    assert "nothing conclusive: no test: fewer than 2 groups of at least 2 languages (non_tonal: n=1)" in text
+    assert "nothing conclusive (no test: fewer than 2 groups of at least 2 languages (non_tonal: n=1))" in text
     assert "p = " not in text
     tab = group_tests_table(tests)
     assert tab.p.isna().all() and tab.note.str.startswith("no test").all()
