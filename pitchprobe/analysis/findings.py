@@ -21,7 +21,8 @@ def _controls(df: pd.DataFrame) -> dict[str, bool]:
 def model_findings(df: pd.DataFrame, *, target: str, metric: str) -> pd.DataFrame:
     """Per model: the layer chosen (lowest dev MSE) for most languages (``layer``, chosen for ``n_chosen`` of
     ``n_languages``), its layer count, and the mean, lowest and highest ``metric`` over languages, each at its own
-    best layer (``mean``, ``low``, ``high``); random-init controls last."""
+    best layer (``mean``, ``low``, ``high``); the layers the other languages chose (``elsewhere``); random-init
+    controls last."""
     within = df[df.kind == "within"]
     best = best_layers(within, target=target, metric=metric)
     control = _controls(within)
@@ -38,13 +39,15 @@ def model_findings(df: pd.DataFrame, *, target: str, metric: str) -> pd.DataFram
                 "layers": int(n_layers[tag]),
                 "layer": top,
                 "n_chosen": int(counts[top]),
+                "elsewhere": sorted(int(x) for x in counts.index if x != top),
                 "n_languages": len(b),
                 "mean": float(b.value.mean()),
                 "low": float(b.value.min()),
                 "high": float(b.value.max()),
             }
         )
-    cols = ["model_tag", "model", "random_init", "layers", "layer", "n_chosen", "n_languages", "mean", "low", "high"]
+    cols = ["model_tag", "model", "random_init", "layers", "layer", "n_chosen", "elsewhere", "n_languages"]
+    cols += ["mean", "low", "high"]
     out = pd.DataFrame(rows, columns=cols)
     return out.sort_values(["random_init", "model_tag"]).reset_index(drop=True)
 
@@ -53,12 +56,11 @@ def _models_sentence(models: pd.DataFrame, metric: str) -> str:
     parts = []
     for row in models.itertuples():
         spread = f"{row.low:.2f}–{row.high:.2f}, " if row.n_languages > 1 else ""
-        where = (
-            f"best layer {row.layer} (lowest dev MSE in {row.n_chosen} of {row.n_languages} languages)"
-            if row.layers > 1
-            else "one layer"
-        )
-        text = f"{row.model_tag}: {where}; mean {metric} {row.mean:.2f} ({spread}n = {row.n_languages})"
+        where = f"best layer {row.layer} (lowest dev MSE in {row.n_chosen} of {row.n_languages} languages"
+        where += f"; elsewhere {', '.join(map(str, row.elsewhere))})" if row.elsewhere else ")"
+        where = where if row.layers > 1 else "one layer"
+        name = f"{row.model_tag} (random-init)" if row.random_init else row.model_tag
+        text = f"{name}: {where}; mean {metric} {row.mean:.2f} ({spread}n = {row.n_languages})"
         if not row.random_init:
             ctrl = models[models.random_init & (models.model == row.model)]
             if len(ctrl):

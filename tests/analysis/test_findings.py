@@ -24,6 +24,7 @@ def test_model_findings_name_the_best_layer_and_value_of_the_tidy_table():
     assert set(best.layer) == {2} and models.loc["hubert", "layer"] == 2
     assert models.loc["hubert", "mean"] == pytest.approx(best.value.mean()) == pytest.approx(0.84)
     assert models.loc["hubert", "n_chosen"] == models.loc["hubert", "n_languages"] == len(LANGS)
+    assert models.loc["hubert", "elsewhere"] == []
     assert models.loc["hubert-random", "layer"] == 0 and models.loc["hubert-random", "mean"] == pytest.approx(0.48)
     assert models.loc["fbank", "layers"] == 1 and list(models.index)[-1] == "hubert-random"  # controls last
 
