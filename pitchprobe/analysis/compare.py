@@ -91,7 +91,8 @@ def group_tests_table(tests: dict) -> pd.DataFrame:
     for kind in ("tone_class", "lang_group"):
         for tag, t in tests[kind].items():
             groups = "; ".join(f"{g}: n={v['n']}, mean={v['mean']:.3f}" for g, v in t["groups"].items())
-            row = {"model": tag, "between": kind, "F": t["statistic"], "p": t["p_value"], "groups": groups}
+            f, p = (np.nan if x is None else x for x in (t["statistic"], t["p_value"]))  # blank, not "None"
+            row = {"model": tag, "between": kind, "F": f, "p": p, "groups": groups}
             rows.append({**row, "note": group_note(t)})
     return pd.DataFrame(rows)
 

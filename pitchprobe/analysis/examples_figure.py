@@ -88,8 +88,9 @@ def contour_examples(
         ax.set_ylabel("F0 (Hz)")
     for ax in list(axes.flat)[n:]:
         ax.set_axis_off()
-    if axes.flat[0].get_legend_handles_labels()[0]:
-        axes.flat[0].legend(fontsize=8)
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    if handles:  # one legend beside the panels, over no contour
+        fig.legend(handles, names, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 0.9))
     known = ", the true F0" if corpus and (Path(corpus) / "truth").is_dir() else ""
     fig.suptitle(f"{model_tag}: {labels} F0{known} and the best layer's prediction (voiced frames)")
     fig.tight_layout()

@@ -126,7 +126,8 @@ def best_layer_per_language(df, out_dir, *, target="f0_voiced", metric="r", ceil
             est = np.array([estimated.get(c, np.nan) for c in b.code])
             ax.scatter(x, est, marker="D", s=14, color=OKABE_ITO[5], zorder=4, label="labels vs true F0 (est. ceiling)")
         ax.set_xticks(x, b.code, rotation=90, fontsize=8 if n_lang > 30 else 9)
-        ax.set_title(f"{tag}: best layer per language" + (" (L: the best layer, lowest dev MSE)" if several else ""))
+        title = f"{tag}: best layer per language" + (" (L: the best layer, lowest dev MSE)" if several else "")
+        ax.set_title(textwrap.fill(title, int(7 * fig.get_figwidth())))  # never wider than its axes
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.supylabel(_label(target, metric), fontsize=9)  # once for the figure: stacked panels' labels collide
     fig.tight_layout()

@@ -107,7 +107,7 @@ def _figures(
             df, fig_dir, target=MOVEMENT[0], metric=MOVEMENT[1], name="f_transfer_movement", what=MOVEMENT_WHAT
         )
         if mv is not None:
-            figs.append(("(f) Cross-lingual transfer of movement: " + MOVEMENT_WHAT, mv))
+            figs.append(("(f) Cross-lingual transfer of movement (within-utterance r of st_utt)", mv))
     ex = examples_figure.contour_examples(run_dir, df, fig_dir, labels=labels, corpus=corpus)
     if ex is not None:
         figs.append(("(g) Data examples", ex))

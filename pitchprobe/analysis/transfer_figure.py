@@ -13,6 +13,7 @@ from pitchprobe.analysis.figures import _label, _model_order, _save, _styled, _s
 SPECIAL = ("pooled", "others")  # rows of probes fitted on several languages, drawn last
 MAX_ANNOTATED = 400  # cells; a larger matrix carries no numbers (they would not be legible)
 MARKERS = {"pooled": "s", "others": "D"}
+OFFSETS = {"pooled": (4, 3), "others": (4, -8)}  # where each kind of point's name sits (points)
 MAX_NAMED = 30  # points per scatter named by their test language
 
 
@@ -88,9 +89,9 @@ def transfer(df, out_dir, *, target="f0_voiced", metric="r", name="f_transfer", 
             ax2.scatter(own.reindex(sub.index), sub, label=label, **style)
             if len(sub) <= MAX_NAMED and (train in SPECIAL or not many):
                 for code, v in sub.items():
-                    ax2.annotate(
-                        code, (own.get(code, np.nan), v), fontsize=7, xytext=(3, 2), textcoords="offset points"
-                    )
+                    at, off = (own.get(code, np.nan), v), OFFSETS.get(train, (-3, 2))  # apart by train language
+                    ha = "right" if off[0] < 0 else "left"
+                    ax2.annotate(code, at, fontsize=7, xytext=off, textcoords="offset points", ha=ha)
         lims = [np.nanmin([ax2.get_xlim()[0], ax2.get_ylim()[0]]), np.nanmax([ax2.get_xlim()[1], ax2.get_ylim()[1]])]
         ax2.plot(lims, lims, color="0.5", lw=0.8, ls=":", label="transfer = within")
         ax2.set_xlabel("within-language")

@@ -54,7 +54,8 @@ def test_a_group_of_one_language_gets_no_test_and_the_text_says_so():
     assert "nothing conclusive (no test: fewer than 2 groups of at least 2 languages (non_tonal: n=1))" in text
     assert "p = " not in text
     tab = group_tests_table(tests)
-    assert tab.p.isna().all() and tab.note.str.startswith("no test").all()
+    assert tab.p.isna().all() and tab.F.isna().all() and tab.note.str.startswith("no test").all()
+    assert tab.p.dtype == float  # blank cells, never "None"
 
 
 def test_a_group_of_one_is_left_out_of_a_test_of_the_others():

@@ -32,7 +32,7 @@ def test_a_labels_each_bar_with_its_best_layer(drawn, tmp_path):
     df = tidy()
     figures.best_layer_per_language(df, tmp_path)
     axes = drawn["a_best_layer_per_language"].axes
-    titles = [ax.get_title() for ax in axes]
+    titles = [ax.get_title().replace("\n", " ") for ax in axes]
     hubert = axes[titles.index("hubert: best layer per language (L: the best layer, lowest dev MSE)")]
     best = best_layers(df[df.kind == "within"]).query("model_tag == 'hubert'")
     assert [t.get_text() for t in hubert.texts] == [f"L{layer}" for layer in best.sort_values("value").layer]
