@@ -1,7 +1,9 @@
 """The study's figures (matplotlib; PNG and SVG; Okabe-Ito colour-blind-safe palette).
 
 Every function takes the tidy table (:mod:`pitchprobe.analysis.aggregate`), draws one
-figure, saves ``<out_dir>/<name>.png`` and ``.svg``, and returns the PNG path.
+figure, saves ``<out_dir>/<name>.png`` and ``.svg``, and returns the PNG path ((b): one per model of more
+than one layer). (f) is in :mod:`pitchprobe.analysis.transfer_figure`, (g) in
+:mod:`pitchprobe.analysis.examples_figure`.
 The metric shown is chosen by ``target``/``metric`` (default: Pearson r of the
 voiced-F0 probe, which is comparable across languages with different F0 ranges).
 """

@@ -5,8 +5,11 @@ Writes, inside the run directory:
 - ``tables/results.csv`` and ``tables/results.parquet``: the tidy table (:mod:`pitchprobe.analysis.aggregate`);
 - ``tables/best_layers.csv``: best layer per language and model;
 - ``tables/tests.json``: permutation tests between tone classes, between
-  language groups, and of each language against the reference language;
-- ``figures/*.png|svg``: (a)–(g) of :mod:`pitchprobe.analysis.figures`;
+  language groups (groups of at least two languages), and of each language against the reference language;
+- ``tables/transfer.csv`` and ``tables/transfer_movement.csv``: transfer of the headline measure and of movement;
+- ``figures/*.png|svg``: (a)–(e) and (h) of :mod:`pitchprobe.analysis.figures`, (f) of
+  :mod:`pitchprobe.analysis.transfer_figure`, (g) of :mod:`pitchprobe.analysis.examples_figure`;
+- the report opens with its findings (:mod:`pitchprobe.analysis.findings`);
 - ``report.html`` (figures embedded) and ``report.md`` (its Markdown twin).
 
 In a study's run directory only the results current for its configuration are read; the others are
