@@ -1,7 +1,9 @@
 """The study's figures (matplotlib; PNG and SVG; Okabe-Ito colour-blind-safe palette).
 
 Every function takes the tidy table (:mod:`pitchprobe.analysis.aggregate`), draws one
-figure, saves ``<out_dir>/<name>.png`` and ``.svg``, and returns the PNG path.
+figure, saves ``<out_dir>/<name>.png`` and ``.svg``, and returns the PNG path ((b): one per model of more
+than one layer). (f) is in :mod:`pitchprobe.analysis.transfer_figure`, (g) in
+:mod:`pitchprobe.analysis.examples_figure`.
 The metric shown is chosen by ``target``/``metric`` (default: Pearson r of the
 voiced-F0 probe, which is comparable across languages with different F0 ranges).
 """
@@ -16,10 +18,10 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from pitchprobe.analysis.aggregate import best_layers
-from pitchprobe.core.audio import SAMPLING_RATE
-from pitchprobe.core.layout import RunLayout
+from pitchprobe.analysis.findings import MIN_GROUP
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 HIGHLIGHT = "en_us"
@@ -108,6 +110,11 @@ def best_layer_per_language(df, out_dir, *, target="f0_voiced", metric="r", ceil
         x = np.arange(len(b))
         colors = [OKABE_ITO[3] if c == HIGHLIGHT else OKABE_ITO[0] for c in b.code]
         ax.bar(x, b.value, color=colors)
+        several = layer_counts(df).get(tag, 1) > 1
+        for xi, (value, layer) in enumerate(zip(b.value, b.layer)) if several else ():  # the best layer, in its bar
+            inside = abs(value) > 0.15 * np.nanmax(np.abs(b.value))  # white on the bar, black where it is short
+            ax.text(xi, 0, f"L{int(layer)}", ha="center", va="top" if value < 0 else "bottom", fontsize=7,
+                    color="w" if inside else "k", rotation=90 if n_lang > 20 else 0)  # fmt: skip
         # a percentile interval need not contain the estimate: whiskers never go negative
         err = np.clip(np.vstack([b.value - b.ci_low, b.ci_high - b.value]), 0, None)
         if np.isfinite(err).any():
@@ -121,20 +128,29 @@ def best_layer_per_language(df, out_dir, *, target="f0_voiced", metric="r", ceil
             est = np.array([estimated.get(c, np.nan) for c in b.code])
             ax.scatter(x, est, marker="D", s=14, color=OKABE_ITO[5], zorder=4, label="labels vs true F0 (est. ceiling)")
         ax.set_xticks(x, b.code, rotation=90, fontsize=8 if n_lang > 30 else 9)
-        ax.set_title(f"{tag}: best layer per language")
-        ax.set_ylabel(_label(target, metric), fontsize=8)
+        title = f"{tag}: best layer per language" + (" (L: the best layer, lowest dev MSE)" if several else "")
+        ax.set_title(textwrap.fill(title, int(7 * fig.get_figwidth())))  # never wider than its axes
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    fig.supylabel(_label(target, metric), fontsize=9)  # once for the figure: stacked panels' labels collide
     fig.tight_layout()
     return _save(fig, out_dir, "a_best_layer_per_language")
 
 
+def layer_counts(df: pd.DataFrame) -> dict[str, int]:
+    """``{model tag: number of probed layers}`` (fbank and other one-layer baselines: 1)."""
+    probes = df[df.predictor == "probe"]
+    return {tag: int(n) for tag, n in probes.groupby("model_tag").layer.nunique().items()}
+
+
 @_styled
-def layers_by_language(df, out_dir, *, target="f0_voiced", metric="r") -> list[Path]:
-    """(b) Layer x language heatmap and the per-layer mean with its spread, one figure per model."""
+def layers_by_language(df, out_dir, *, target="f0_voiced", metric="r") -> list[tuple[str, Path]]:
+    """(b) Layer x language heatmap and the per-layer mean with its spread, one figure per model of more than one
+    layer (a one-layer model has no per-layer view: its values are in (a)); ``[(model tag, PNG path)]``."""
     sel = _within(df)
     sel = sel[(sel.predictor == "probe") & (sel.target == target) & (sel.metric == metric)]
     out = []
-    for tag in _model_order(sel):
+    several = {t for t, n in layer_counts(sel).items() if n > 1}
+    for tag in [t for t in _model_order(sel) if t in several]:
         m = sel[sel.model_tag == tag].pivot_table(index="code", columns="layer", values="value")
         fig, (ax1, ax2) = _subplots(
             1, 2, figsize=(11, max(3, 0.16 * len(m) + 1.5)), gridspec_kw={"width_ratios": [3, 2]}
@@ -154,7 +170,7 @@ def layers_by_language(df, out_dir, *, target="f0_voiced", metric="r") -> list[P
         ax2.set_ylabel(_label(target, metric), fontsize=8)
         ax2.legend(fontsize=8)
         fig.tight_layout()
-        out.append(_save(fig, out_dir, f"b_layers_by_language_{tag}"))
+        out.append((tag, _save(fig, out_dir, f"b_layers_by_language_{tag}")))
     return out
 
 
@@ -167,15 +183,21 @@ def _grouped(df, out_dir, column, name, title, *, target, metric, tests=None) ->
         b = best[best.model_tag == tag]
         groups = sorted(b[column].dropna().unique())
         data = [b[b[column] == g].value.to_numpy() for g in groups]
-        ax.boxplot(data, showfliers=False, widths=0.5)
+        boxed = [i for i, d in enumerate(data, start=1) if d.size >= MIN_GROUP]  # no box (nor test) for fewer
+        if boxed:
+            ax.boxplot([data[i - 1] for i in boxed], positions=boxed, showfliers=False, widths=0.5)
         rng = np.random.default_rng(0)
         for i, d in enumerate(data, start=1):
             ax.scatter(i + rng.uniform(-0.12, 0.12, d.size), d, s=14, color=OKABE_ITO[i % 7], zorder=3)
-        names = [textwrap.fill(str(g).replace("_", " "), 12) for g in groups]
+        names = [textwrap.fill(str(g).replace("_", " "), 12) + f"\nn={d.size}" for g, d in zip(groups, data)]
         ax.set_xticks(range(1, len(groups) + 1), names, fontsize=8 if len(groups) > 4 else 9)
+        ax.set_xlim(0.4, len(groups) + 0.6)
         t = (tests or {}).get(tag)
-        extra = f"\npermutation p = {t['p_value']:.3g}" if t and t.get("p_value") is not None else ""
-        ax.set_title(f"{tag}{extra}")
+        if t and t.get("p_value") is not None:
+            extra = f"\npermutation p = {t['p_value']:.3g}"
+        else:
+            extra = f"\nno test: fewer than 2 groups of ≥ {MIN_GROUP} languages"
+        ax.set_title(f"{tag}{extra}", fontsize=9)
     axes[0, 0].set_ylabel(_label(target, metric), fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
@@ -201,10 +223,11 @@ def models_by_layer(df, out_dir, *, target="f0_voiced", metric="r") -> Path:
     """(e) Models compared layer by layer (mean over languages, 10–90 % band); random-init controls dashed."""
     sel = _within(df)
     sel = sel[(sel.predictor == "probe") & (sel.target == target) & (sel.metric == metric)]
-    fig, ax = _subplots(figsize=(7, 4))
+    fig, ax = _subplots(figsize=(8.5, 4))
     control = _controls(sel)
     name_of = dict(zip(sel.model_tag, sel.model))
     base = [name_of[t] for t in _model_order(sel) if not control[t]]  # a control shares its model's colour
+    banded = False
     for tag in _model_order(sel):
         m = sel[sel.model_tag == tag].pivot_table(index="code", columns="layer", values="value")
         root = name_of[tag]
@@ -212,14 +235,19 @@ def models_by_layer(df, out_dir, *, target="f0_voiced", metric="r") -> Path:
         style = "--" if control[tag] else "-"
         mean = m.mean(0)
         if len(mean) == 1:  # a single-layer baseline (fbank, mfcc): a level line
-            ax.axhline(mean.iloc[0], color=color, ls=style, label=tag)
+            ax.axhline(mean.iloc[0], color=color, ls=style, label=f"{tag} (one layer)")
             continue
         ax.plot(mean.index, mean, style, marker="o", color=color, label=tag)
         ax.fill_between(mean.index, m.quantile(0.1), m.quantile(0.9), color=color, alpha=0.12)
+        banded = True
     ax.set_xlabel("layer")
     ax.set_ylabel(_label(target, metric), fontsize=8)
     ax.set_title("Models compared layer by layer (mean over languages)")
-    ax.legend(fontsize=8)
+    handles, names = ax.get_legend_handles_labels()
+    if banded:  # the bands, in the legend too
+        handles.append(Patch(color="0.5", alpha=0.25, label="10–90 % of languages (band)"))
+        names.append("10–90 % of languages (band)")
+    ax.legend(handles, names, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return _save(fig, out_dir, "e_models_by_layer")
 
@@ -248,110 +276,3 @@ def movement_register(headline: pd.DataFrame, out_dir) -> Path | None:
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return _save(fig, out_dir, "h_movement_register")
-
-
-@_styled
-def transfer(df, out_dir, *, target="f0_voiced", metric="r") -> Path | None:
-    """(f) Transfer matrix (train x test language, the diagonal within-language; rows ``pooled`` and ``others``
-    last) and transfer against within-language scores. Each probe's layer is the one of lowest dev MSE."""
-    sel = (df.predictor == "probe") & (df.target == target) & (df.metric == metric)
-    tr = df[sel & (df.kind == "transfer")]
-    if tr.empty:
-        return None
-    within = best_layers(_within(df), target=target, metric=metric)
-    models = _model_order(tr)
-    fig, axes = _subplots(len(models), 2, figsize=(11, 3.8 * len(models) + 0.1 * tr.code.nunique()), squeeze=False)
-    for (ax1, ax2), tag in zip(axes, models):
-        t = df[sel & (df.model_tag == tag) & (df.kind.isin(["transfer", "within"]))]
-        w = within[within.model_tag == tag].set_index("code")
-        rows = []
-        for (train, test), g in t.groupby(["train_language", "code"]):
-            dev = pd.to_numeric(g["dev_mse"], errors="coerce")
-            pick = dev.idxmin() if dev.notna().any() else g.value.idxmax()
-            rows.append((train, test, g.loc[pick, "value"]))
-        mat = pd.DataFrame(rows, columns=["train", "test", "value"]).pivot(
-            index="train", columns="test", values="value"
-        )
-        special = [r for r in ("pooled", "others") if r in mat.index]
-        mat = mat.loc[[r for r in mat.index if r not in special and mat.loc[r].notna().sum() > 1] + special]
-        im = ax1.imshow(mat.values, aspect="auto", cmap="viridis")
-        ax1.set_xticks(range(mat.shape[1]), mat.columns, rotation=90, fontsize=8 if mat.shape[1] < 40 else 5)
-        ax1.set_yticks(range(mat.shape[0]), mat.index, fontsize=8 if mat.shape[0] < 40 else 5)
-        ax1.set_xlabel("test language")
-        ax1.set_ylabel("train language")
-        ax1.set_title(f"{tag}: transfer (each probe's best layer on dev)")
-        fig.colorbar(im, ax=ax1, label=_label(target, metric))
-        own = w.value
-        many = len(mat.index) > 8
-        for train in mat.index:
-            sub = mat.loc[train].drop(labels=[train], errors="ignore").dropna()
-            style = {"s": 22, "zorder": 3} if train in special else ({"s": 8, "color": "0.65"} if many else {"s": 18})
-            label = f"trained on {train}" if train in special or not many else None
-            ax2.scatter(own.reindex(sub.index), sub, label=label, **style)
-        lims = [np.nanmin([ax2.get_xlim()[0], ax2.get_ylim()[0]]), np.nanmax([ax2.get_xlim()[1], ax2.get_ylim()[1]])]
-        ax2.plot(lims, lims, color="0.5", lw=0.8, ls=":")
-        ax2.set_xlabel(f"within-language ({metric})")
-        ax2.set_ylabel(f"transfer ({metric})")
-        ax2.set_title("transfer vs within-language" + (" (grey: single train languages)" if many else ""))
-        if ax2.get_legend_handles_labels()[0]:
-            ax2.legend(fontsize=8)
-    fig.tight_layout()
-    return _save(fig, out_dir, "f_transfer")
-
-
-MAX_EXAMPLES = 12  # languages shown in (g)
-
-
-@_styled
-def contour_examples(
-    run_dir: Path, df, out_dir, *, model_tag: str | None = None, target="f0_voiced", metric="r", labels="pyaapt"
-) -> Path | None:
-    """(g) The labels' contour (by tracker ``labels``) against the best layer's predicted contour (and the pooled
-    probe's, where there is one), one test utterance per language; at most :data:`MAX_EXAMPLES` languages,
-    spread over the range of the best layers' scores."""
-    best = best_layers(_within(df), target=target, metric=metric)
-    if best.empty:
-        return None
-    model_tag = model_tag or best.groupby("model_tag").value.mean().idxmax()  # the most informative model
-    best = best[best.model_tag == model_tag].sort_values("value", ascending=False)
-    if len(best) > MAX_EXAMPLES:  # best, worst and evenly between
-        best = best.iloc[np.unique(np.linspace(0, len(best) - 1, MAX_EXAMPLES).round().astype(int))]
-    best = best.sort_values("code")
-    n = len(best)
-    cols = min(3, n)
-    rows = int(np.ceil(n / cols))
-    fig, axes = _subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows), squeeze=False)
-    for ax, (_, b) in zip(axes.flat, best.iterrows()):
-        pred = RunLayout(run_dir).within(model_tag, b.code).predictions
-        if not pred.is_file():
-            ax.set_axis_off()
-            continue
-        p = pd.read_parquet(pred, filters=[("layer", "=", int(b.layer))])
-        if p.empty:
-            ax.set_axis_off()
-            continue
-        row = p.iloc[int(np.argmax(p.f0_hz.map(lambda f: (np.asarray(f) > 0).sum())))]  # the most voiced utterance
-        f0 = np.asarray(row.f0_hz, dtype=float)
-        t = np.asarray(row.centre_samples, dtype=float) / SAMPLING_RATE  # where each label frame sits
-        pr = np.asarray(row[f"pred_{target}"], dtype=float)
-        pr = np.exp(pr) if target == "logf0_voiced" else pr
-        v = f0 > 0
-        ax.plot(t, np.where(v, f0, np.nan), color="0.2", lw=1.5, label=labels)
-        ax.plot(t, np.where(v, pr, np.nan), color=OKABE_ITO[3], lw=1.2, label=f"layer {int(b.layer)} probe")
-        pooled = RunLayout(run_dir).transfer(model_tag, "pooled", b.code).predictions
-        if pooled.is_file() and _reported(df, model_tag, "pooled", b.code):  # not one left from other settings
-            q = pd.read_parquet(pooled, filters=[("layer", "=", int(b.layer)), ("id", "=", row.id)])
-            if len(q):
-                pq_ = np.asarray(q.iloc[0][f"pred_{target}"], dtype=float)
-                pq_ = np.exp(pq_) if target == "logf0_voiced" else pq_
-                ax.plot(t, np.where(v, pq_, np.nan), color=OKABE_ITO[5], lw=1.0, ls="--", label="pooled probe")
-        ax.set_title(f"{b.code} ({b.tone_class}) · {row.id}", fontsize=9)
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("F0 (Hz)")
-    for ax in list(axes.flat)[n:]:
-        ax.set_axis_off()
-    if axes.flat[0].get_legend_handles_labels()[0]:
-        axes.flat[0].legend(fontsize=8)
-    fig.suptitle(f"{model_tag}: {labels} F0 and the best layer's prediction (voiced frames)")
-    fig.tight_layout()
-    return _save(fig, out_dir, "g_contour_examples")

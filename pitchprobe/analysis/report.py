@@ -5,8 +5,11 @@ Writes, inside the run directory:
 - ``tables/results.csv`` and ``tables/results.parquet``: the tidy table (:mod:`pitchprobe.analysis.aggregate`);
 - ``tables/best_layers.csv``: best layer per language and model;
 - ``tables/tests.json``: permutation tests between tone classes, between
-  language groups, and of each language against the reference language;
-- ``figures/*.png|svg``: (a)–(g) of :mod:`pitchprobe.analysis.figures`;
+  language groups (groups of at least two languages), and of each language against the reference language;
+- ``tables/transfer.csv`` and ``tables/transfer_movement.csv``: transfer of the headline measure and of movement;
+- ``figures/*.png|svg``: (a)–(e) and (h) of :mod:`pitchprobe.analysis.figures`, (f) of
+  :mod:`pitchprobe.analysis.transfer_figure`, (g) of :mod:`pitchprobe.analysis.examples_figure`;
+- the report opens with its findings (:mod:`pitchprobe.analysis.findings`);
 - ``report.html`` (figures embedded) and ``report.md`` (its Markdown twin).
 
 In a study's run directory only the results current for its configuration are read; the others are
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pitchprobe.analysis import agreement, figures, label_quality
+from pitchprobe.analysis import agreement, examples_figure, figures, label_quality, transfer_figure
 from pitchprobe.analysis import labels as labels_report
 from pitchprobe.analysis.aggregate import (
     best_layers,
@@ -32,7 +35,8 @@ from pitchprobe.analysis.aggregate import (
     transfer_table,
     write_tables,
 )
-from pitchprobe.analysis.compare import METRIC, TARGET, run_tests
+from pitchprobe.analysis.compare import METRIC, TARGET, group_tests_table, reference_table, run_tests
+from pitchprobe.analysis.findings import MIN_GROUP, MOVEMENT, findings_text
 from pitchprobe.analysis.render import write_html, write_markdown
 from pitchprobe.analysis.reported import Reported, not_reported_table, not_reported_text, pool_records, reported_results
 from pitchprobe.analysis.tables import data_table, models_table, pooled_text
@@ -52,8 +56,9 @@ def _commands(run_dir: Path, cfg: StudyConfig | None, within: list[ProbeResult])
     return [study_command(cfg), f"pitchprobe report {shlex.quote(str(RunLayout(run_dir).root))}"]
 
 
+MOVEMENT_WHAT = "movement: within-utterance r of st_utt"
 TABLES = ("results.csv", "results.parquet", "best_layers.csv", "transfer.csv", "tests.json", "headline.csv")
-TABLES += ("detail.csv", "agreement.csv", "register_by_gender.csv", "octave_independence.csv")
+TABLES += ("transfer_movement.csv", "detail.csv", "agreement.csv", "register_by_gender.csv", "octave_independence.csv")
 
 
 def _delete_unwritten(layout: RunLayout, written: set[Path]) -> None:
@@ -84,20 +89,29 @@ def _figures(
     ceiling: dict,
     estimated: dict,
     labels: str,
+    corpus: Path | None,
 ) -> list[tuple[str, Path]]:
     kw = {"target": target, "metric": metric}
     a = figures.best_layer_per_language(df, fig_dir, ceiling=ceiling, estimated=estimated, **kw)
     drawn = ", with the between-tracker r (a reference)" if ceiling else ""
     drawn += " and the labels' estimated r with the true F0 (the ceiling, diamonds)" if estimated else ""
     figs = [("(a) Best layer per language" + drawn, a)]
-    figs += [("(b) Every layer across languages", p) for p in figures.layers_by_language(df, fig_dir, **kw)]
+    figs += [
+        (f"(b) {tag}: every layer across languages", p) for tag, p in figures.layers_by_language(df, fig_dir, **kw)
+    ]
     figs.append(("(c) By language group", figures.by_group(df, fig_dir, tests=tests["lang_group"], **kw)))
     figs.append(("(d) By tone class", figures.by_tone_class(df, fig_dir, tests=tests["tone_class"], **kw)))
     figs.append(("(e) Models compared layer by layer", figures.models_by_layer(df, fig_dir, **kw)))
-    tr = figures.transfer(df, fig_dir, **kw)
+    tr = transfer_figure.transfer(df, fig_dir, **kw)
     if tr is not None:
-        figs.append(("(f) Cross-lingual transfer", tr))
-    ex = figures.contour_examples(run_dir, df, fig_dir, labels=labels)
+        figs.append((f"(f) Cross-lingual transfer: {metric} of the {target} probe", tr))
+    if (target, metric) != MOVEMENT:
+        mv = transfer_figure.transfer(
+            df, fig_dir, target=MOVEMENT[0], metric=MOVEMENT[1], name="f_transfer_movement", what=MOVEMENT_WHAT
+        )
+        if mv is not None:
+            figs.append(("(f) Cross-lingual transfer of movement (within-utterance r of st_utt)", mv))
+    ex = examples_figure.contour_examples(run_dir, df, fig_dir, labels=labels, corpus=corpus)
     if ex is not None:
         figs.append(("(g) Data examples", ex))
     mr = figures.movement_register(headline_table(df), fig_dir)
@@ -162,12 +176,17 @@ def make_report(
     with atomic_path(layout.tables / "best_layers.csv") as tmp:
         best_tab.to_csv(tmp, index=False)
     written |= {layout.tables / name for name in ("best_layers.csv", "tests.json", "headline.csv", "detail.csv")}
-    transfer_tab = transfer_table(df, target=target, metric=metric)
-    transfer_tab = transfer_tab[transfer_tab[["pooled", "others", "single_mean"]].notna().any(axis=1)]
-    if not transfer_tab.empty:
-        with atomic_path(layout.tables / "transfer.csv") as tmp:
-            transfer_tab.to_csv(tmp, index=False)
-        written.add(layout.tables / "transfer.csv")
+    transfers = {}  # the headline measure's transfer, and movement's (within-utterance r of st_utt)
+    for name, (t, m) in (("transfer.csv", (target, metric)), ("transfer_movement.csv", MOVEMENT)):
+        tab = transfer_table(df, target=t, metric=m)
+        transfers[name] = tab = tab[tab[["pooled", "others", "single_mean"]].notna().any(axis=1)]
+        if not tab.empty and (name == "transfer.csv" or (t, m) != (target, metric)):
+            with atomic_path(layout.tables / name) as tmp:
+                tab.to_csv(tmp, index=False)
+            written.add(layout.tables / name)
+    transfer_tab, movement_tab = transfers["transfer.csv"], transfers["transfer_movement.csv"]
+    if (target, metric) == MOVEMENT:
+        movement_tab = movement_tab.iloc[:0]
     tests = run_tests(
         run_dir,
         df,
@@ -210,27 +229,11 @@ def make_report(
     ceil = agreement.ceiling(agreement_tab, source) if on_figure else {}
     estimated = agreement.reliability(agreement_tab, source) if on_figure else {}
     kw = {"target": target, "metric": metric, "ceiling": ceil, "estimated": estimated, "labels": source}
+    kw["corpus"] = Path(cfg.source) if cfg and cfg.source else None
     figs = _figures(run_dir, df, fig_dir, tests, **kw) if not best.empty and within else []
     data_tab = data_table(within)
     models_tab, software = models_table(within, layout)
-    test_rows = []
-    for kind in ("tone_class", "lang_group"):
-        for tag, t in tests[kind].items():
-            groups = "; ".join(f"{g}: n={v['n']}, mean={v['mean']:.3f}" for g, v in t["groups"].items())
-            test_rows.append({"model": tag, "between": kind, "F": t["statistic"], "p": t["p_value"], "groups": groups})
-    tests_tab = pd.DataFrame(test_rows)
-    ref_rows = [
-        {
-            "model": tag,
-            "language": c,
-            "reference": v["reference"],
-            f"difference in {metric}": d["difference"],
-            "p": d["p_value"],
-        }
-        for tag, v in tests["vs_reference"].items()
-        for c, d in v["languages"].items()
-    ]
-    ref_tab = pd.DataFrame(ref_rows)
+    tests_tab, ref_tab = group_tests_table(tests), reference_table(tests, metric)
     on_test = sorted(set(best.code[best.chosen_on == "test"]))
     if on_test:
         chosen = (
@@ -250,7 +253,12 @@ def make_report(
         if (target, metric) == ("logf0_voiced", "mse_log")
         else "Pearson r of the voiced-F0 probe (pooled over test frames)"
     )
+    findings = findings_text(
+        df, tests, {f"{metric} of {target}": transfer_tab, "movement": movement_tab}, target=target, metric=metric,
+        chosen_on_test=on_test,
+    )  # fmt: skip
     sections = [
+        ("Findings", findings),
         (
             "The question",
             "How much pitch (F0) information does each layer of each model hold, per language? Do models pretrained "
@@ -321,29 +329,36 @@ def make_report(
             frames_tab,
         ),
         (best_title, None, best_tab),
-        ("Statistical tests", None, tests_tab),
-        *(
-            [
-                (
-                    "Cross-lingual transfer",
-                    f"{metric} of the {target} probe on each test language, each probe at its own best layer "
-                    "(lowest dev MSE): its own (within); pooled, fitted on every study language's train split; "
-                    "others, fitted on every study language but this one (zero-shot, with the most data the study "
-                    "has); and the mean over probes fitted on single train languages (--train-lang).",
-                    transfer_tab,
-                )
-            ]
-            if not transfer_tab.empty
-            else []
+        (
+            "Statistical tests",
+            f"Permutation tests (F, {permutations} permutations) of the best-layer values between tone classes and "
+            f"between language groups. A group of fewer than {MIN_GROUP} languages is left out of its test; with fewer "
+            "than two groups left there is no test, and F and p are blank (the note says why).",
+            tests_tab,
         ),
+        *[
+            (
+                title,
+                f"{m} of the {t} probe on each test language, each probe at its own best layer (lowest dev MSE): its "
+                "own (within); pooled, fitted on every study language's train split; others, fitted on every study "
+                "language but this one (zero-shot, with the most data the study has); and the mean over probes "
+                "fitted on single train languages (--train-lang).",
+                tab,
+            )
+            for title, (t, m), tab in (
+                ("Cross-lingual transfer", (target, metric), transfer_tab),
+                ("Cross-lingual transfer of movement", MOVEMENT, movement_tab),
+            )
+            if not tab.empty
+        ],
         ("Each language against the reference", None, ref_tab),
         ("Figures", "figs"),
         ("Software", None, pd.DataFrame([{"package": k, "version": v} for k, v in software.items()])),
         ("Reproduce", "cmds"),
     ]
     if summary is not None:
-        sections.insert(1, ("Run summary", summary.text()))
-    sections[1:1] = _not_reported(reported)
+        sections.insert(2, ("Run summary", summary.text()))
+    sections[2:2] = _not_reported(reported)
     written |= {p.with_suffix(ext) for _, p in figs for ext in (".png", ".svg")}
     _delete_unwritten(layout, written)
     return _write_report(layout, sections, figs, _commands(run_dir, cfg, within), summary)

@@ -86,6 +86,7 @@ def test_figures_are_valid_images_and_the_report_holds_them(study):
         "Reproduce",
     ):
         assert f"<h2>{heading}" in html
+    assert html.index("<h2>") == html.index("<h2>Findings") and "<h2>Cross-lingual transfer of movement" in html
     assert "zz_intonation" in html and "pitchprobe study --langs zz_contour,zz_intonation,zz_level" in html
     assert "Pooled probes: " in html and "MB per language" in html
     md = open(f"{cfg.run_dir}/report.md").read()
