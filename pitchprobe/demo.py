@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -146,9 +147,20 @@ def run_demo(
     print(f"Report (open it in a browser): {report}  (Markdown twin: {Path(report).with_suffix('.md')})")
     print(f"Results, tables and figures: {root / 'study'}")
     print("Rerun any stage yourself, e.g.:")
-    print(f"  python linear_regress.py zz_level --model fbank --data-dir {root} --languages {corpus / 'languages.tsv'}")
+    python = _shown_path(Path(sys.executable))  # this environment's Python: plain `python` may lack pitchprobe
+    print(
+        f"  {python} linear_regress.py zz_level --model fbank --data-dir {root} --languages {corpus / 'languages.tsv'}"
+    )
     if open_report:
         import webbrowser
 
         webbrowser.open(Path(report).as_uri())
     return results
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory where it lies under it (``.venv/bin/python``), else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
