@@ -18,6 +18,7 @@ import pandas as pd
 
 from pitchprobe.core.align import FrameGrid, nearest_frames
 from pitchprobe.core.layout import label_params_path
+from pitchprobe.core.timing import samples_to_ms
 from pitchprobe.labels.consensus import CONSENSUS
 from pitchprobe.labels.store import label_params, label_timing, read_labels
 from pitchprobe.labels.trackers import PYAAPT_TRACKERS, TRACKERS
@@ -75,7 +76,7 @@ def _round(value, digits: int) -> float | None:
 
 def _ms(samples, fs) -> float | None:
     """Samples as ms, to 0.01 ms (the calibration resolves about 0.05 ms)."""
-    return None if samples is None else _round(samples * 1000 / fs, 2)
+    return None if samples is None else _round(samples_to_ms(samples, fs), 2)
 
 
 def timing_table(root: Path, codes: list[str], trackers: list[str]) -> pd.DataFrame:

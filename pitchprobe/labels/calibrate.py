@@ -64,6 +64,7 @@ from pitchprobe.labels.timing_signals import (
     CalibrationSignal,
     Synthesis,
     calibration_signals,
+    estimate_name,
     signal_settings,
 )
 from pitchprobe.labels.trackers import Tracked, grid_frames, track_placed, tracker_info
@@ -242,8 +243,7 @@ def calibrate(
             )
         cents.append(np.abs(1200 * np.log2(tracked[use] / sig.f0[np.rint(placed[use]).astype(np.int64)])))
         for where, centres in (("placed", placed), ("nominal", nominal)):
-            key = (f"range{sig.step_st:+g}st" if sig.kind == "range" else sig.kind, sig.register_hz, where)
-            est.setdefault(key, []).append(_estimate(sig, tracked, centres, use, fs))
+            est.setdefault((sig.estimate, sig.register_hz, where), []).append(_estimate(sig, tracked, centres, use, fs))
     by_register, pairs = {}, []
     for register in REGISTERS_HZ:
         entry = {}
@@ -254,7 +254,7 @@ def calibrate(
             entry[where] = {
                 "chirp_pair": float(np.mean((up + down) / 2)),
                 "vibrato": float(np.mean(est["vibrato", register, where])),
-                **{f"range{st:+g}st": float(np.mean(est[f"range{st:+g}st", register, where])) for st in RANGE_STEPS_ST},
+                **{(e := estimate_name("range", st)): float(np.mean(est[e, register, where])) for st in RANGE_STEPS_ST},
             }
         by_register[f"{register:g}"] = {**entry["placed"], "nominal": entry["nominal"]}
     pair_values = np.concatenate(pairs)

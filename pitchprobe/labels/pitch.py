@@ -23,6 +23,7 @@ import numpy as np
 
 from pitchprobe.core.audio import SAMPLING_RATE, check_waveform
 from pitchprobe.core.errors import AudioError, PitchProbeError
+from pitchprobe.core.timing import ms_to_samples
 
 FRAME_LENGTH_MS = 25.0  # ms, pYAAPT analysis window
 FRAME_SPACE_MS = 20.0  # ms, label hop: the HuBERT frame rate
@@ -72,7 +73,7 @@ class PitchParams:
     def __post_init__(self):
         object.__setattr__(self, "sources", tuple(self.sources))
         for name, ms in (("frame length", self.frame_length_ms), ("frame space", self.frame_space_ms)):
-            samples = ms * SAMPLING_RATE / 1000
+            samples = ms_to_samples(ms)
             if not np.isfinite(samples) or samples != int(np.fix(samples)) or samples < 1:
                 fixed = int(np.fix(samples)) if np.isfinite(samples) else 0
                 raise PitchProbeError(
@@ -83,7 +84,7 @@ class PitchParams:
 
     @staticmethod
     def _samples(ms: float, sampling_rate: int) -> int:
-        return int(np.fix(ms * sampling_rate / 1000))  # as pYAAPT: yaapt() truncates with np.fix
+        return int(np.fix(ms_to_samples(ms, sampling_rate)))  # as pYAAPT: yaapt() truncates with np.fix
 
     def frame_size_samples(self, sampling_rate: int = SAMPLING_RATE) -> int:
         """pYAAPT's analysis window in samples (400 for 25 ms at 16 kHz)."""

@@ -71,6 +71,16 @@ class CalibrationSignal:
     stop: int
     step_st: float = 0.0  # a range signal's: semitones from the register of the voicing before its vibrato
 
+    @property
+    def estimate(self) -> str:
+        """The name of the estimate this signal gives (:func:`estimate_name`)."""
+        return estimate_name(self.kind, self.step_st)
+
+
+def estimate_name(kind: str, step_st: float = 0.0) -> str:
+    """``kind``, or for a range signal ``range<step>st`` (``range+4st``): one estimate per step."""
+    return f"{kind}{step_st:+g}st" if kind == "range" else kind
+
 
 def calibration_signals(
     *,
@@ -116,7 +126,7 @@ def calibration_signals(
                 f0 = np.concatenate([np.zeros(lead), voiced_f0, tail])
                 wav = np.concatenate([np.zeros(lead), PEAK * voiced / np.max(np.abs(voiced)), tail])
                 wav += NOISE_RMS * rng.standard_normal(wav.size)
-                name = f"{kind}{step:+g}st" if kind == "range" else kind
+                name = estimate_name(kind, step)
                 start = lead + before.size
                 signals.append(
                     CalibrationSignal(
@@ -132,5 +142,6 @@ __all__ = [
     "CalibrationSignal",
     "Synthesis",
     "calibration_signals",
+    "estimate_name",
     "signal_settings",
 ]
