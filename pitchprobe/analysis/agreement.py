@@ -78,13 +78,18 @@ def _over_all(agreement: pd.DataFrame) -> pd.DataFrame:
     return agreement[agreement.gender == ALL] if "gender" in agreement else agreement
 
 
+def involving(agreement: pd.DataFrame, tracker: str) -> pd.DataFrame:
+    """The agreement rows of the pairs that ``tracker`` is one of."""
+    return agreement[(agreement.tracker_a == tracker) | (agreement.tracker_b == tracker)]
+
+
 def ceiling(agreement: pd.DataFrame, tracker: str, *, column: str = "r") -> dict[str, float]:
     """``{code: r}``: the lowest between-tracker ``column`` (``r``, ``r_movement`` or ``r_register``) involving
     ``tracker`` (the labels the probe was fitted on), over every speaker."""
     agreement = _over_all(agreement)
     if agreement.empty:
         return {}
-    sel = agreement[(agreement.tracker_a == tracker) | (agreement.tracker_b == tracker)]
+    sel = involving(agreement, tracker)
     return {code: float(g[column].min()) for code, g in sel.groupby("code")}
 
 
@@ -182,6 +187,7 @@ __all__ = [
     "agreement_table",
     "agreement_text",
     "ceiling",
+    "involving",
     "reliability",
     "reliability_table",
 ]

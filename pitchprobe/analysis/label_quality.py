@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pitchprobe.analysis.agreement import ALL, reliability_table
+from pitchprobe.analysis.agreement import ALL, involving, reliability_table
 from pitchprobe.analysis.stats import metrics_from, utterance_stats
 from pitchprobe.core.layout import RunLayout
 from pitchprobe.data.manifest import read_manifest
@@ -63,7 +63,7 @@ def gender_table(agreement: pd.DataFrame, probed: str) -> pd.DataFrame:
     section (the probed tracker as the reference where it is ``tracker_a``)."""
     if agreement.empty or "gender" not in agreement:
         return pd.DataFrame()
-    sel = agreement[(agreement.tracker_a == probed) | (agreement.tracker_b == probed)]
+    sel = involving(agreement, probed)
     cols = ["code", "gender", "tracker_a", "tracker_b", "utterances", "voicing_agreement", "gpe", "octave_down",
             "octave_up", "mad_cents", "bias_cents", "r_movement", "r_register"]  # fmt: skip
     return sel[cols].round(3).reset_index(drop=True)
